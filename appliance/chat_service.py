@@ -1,0 +1,60 @@
+"""Chat for the API and the UI: pick the model, check the request, start the stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from appliance.engines import Engines, UnknownModel
+from appliance.errors import ApiError
+from models.chat import ChatEvent, ChatModel, ContextLengthExceeded, Message, QueueFull, SamplingParams
+
+
+def unknown_model_error(exc: UnknownModel) -> ApiError:
+    known = ", ".join(exc.known) or "-"
+    return ApiError(
+        404,
+        f"Das Modell '{exc.model_id}' gibt es hier nicht (als {exc.kind}-Modell). Verfügbar: {known}.",
+        f"The model '{exc.model_id}' does not exist here (as a {exc.kind} model). Available: {known}.",
+        code="model_not_found",
+        param="model",
+    )
+
+
+class ChatService:
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+
+    def model(self, model_id: str | None) -> ChatModel:
+        try:
+            return self.engines.chat(model_id)
+        except UnknownModel as exc:
+            raise unknown_model_error(exc) from None
+
+    async def start(
+        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams
+    ) -> tuple[ChatModel, AsyncIterator[ChatEvent]]:
+        model = self.model(model_id)
+        try:
+            return model, await model.stream(messages, params)
+        except ContextLengthExceeded as exc:
+            raise ApiError(
+                400,
+                f"Die Anfrage ist zu lang für das Modell: höchstens {exc.limit} Token Kontext, angefragt"
+                f" {exc.requested} ({exc.prompt_tokens} in den Nachrichten, {exc.max_tokens or 0}"
+                " für die Antwort). Bitte kürzen.",
+                f"This model's maximum context length is {exc.limit} tokens. However, you requested"
+                f" {exc.requested} tokens ({exc.prompt_tokens} in the messages, {exc.max_tokens or 0}"
+                " in the completion). Please reduce the length of the messages or completion.",
+                code="context_length_exceeded",
+                param="max_tokens" if exc.prompt_tokens < exc.limit else "messages",
+            ) from None
+        except QueueFull as exc:
+            raise ApiError(
+                503,
+                f"Gerade sind sehr viele Anfragen in Arbeit ({exc.waiting} warten). Bitte in"
+                f" {exc.retry_after} Sekunden erneut versuchen.",
+                f"Too many requests are in progress ({exc.waiting} waiting). Retry in"
+                f" {exc.retry_after} seconds.",
+                code="queue_full",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None

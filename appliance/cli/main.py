@@ -1,0 +1,82 @@
+"""The `appliance` command line. Secrets go alone to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import typer
+from rich.table import Table
+
+from appliance.cli import keys, models, users
+from appliance.cli.common import err, fail, out, settings
+
+app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True)
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
+
+
+def port_free(host: str, port: int) -> str | None:
+    """None if we can listen there, otherwise the reason."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "belegt"
+            return exc.strerror or str(exc)
+    return None
+
+
+@app.command()
+def serve() -> None:
+    """Den Dienst starten: Web-Oberfläche und API auf server.host:server.port."""
+    import uvicorn
+
+    from appliance.engines import load_catalog
+    from appliance.logs import setup_logging
+    from appliance.server import DataDirError, create_app, prepare_data_dir
+    from models.store import ModelFileError, require_model
+
+    s = settings()
+    setup_logging()
+    try:
+        prepare_data_dir(s)
+    except DataDirError as exc:
+        fail(str(exc), 2)
+    problem = port_free(s.server.host, s.server.port)
+    if problem:
+        fail(f"Port {s.server.port} auf {s.server.host} ist {problem}. Läuft der Dienst schon? Sonst einen"
+             f" anderen Port wählen: APPLIANCE__SERVER__PORT={s.server.port + 1} oder server.port in"
+             " appliance.toml.", 2)
+    catalog = load_catalog()
+    try:
+        for model_id in [*s.models.chat, *([s.models.embedding] if s.models.embedding else [])]:
+            require_model(s.models_dir, catalog.get(model_id))
+    except ModelFileError as exc:
+        fail(str(exc), 2)
+    err.print(f"KI-Assistenz startet auf http://{s.server.host}:{s.server.port} …")
+    uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",
+                proxy_headers=False, server_header=False)
+
+
+@app.command()
+def doctor() -> None:
+    """Hardware, Modelle, Datenverzeichnis, Speicher, Telemetrie und Netz prüfen."""
+    from appliance.doctor import run_checks
+
+    marks = {"ok": "[green]✔[/]", "warn": "[yellow]![/]", "fail": "[red]✘[/]", "info": "[blue]i[/]"}
+    checks = run_checks(settings())
+    table = Table("", "Bereich", "Befund")
+    for c in checks:
+        table.add_row(marks[c.level], c.area, c.detail)
+    out.print(table)
+    if any(c.level == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

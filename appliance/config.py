@@ -1,0 +1,152 @@
+"""Typed configuration: appliance.toml plus APPLIANCE__SECTION__KEY environment overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from models.catalog import load_catalog
+
+DEFAULT_CHAT_MODELS = ["qwen2.5-coder-1.5b-instruct-q4_k_m", "smollm2-135m-instruct-q4_1"]
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message names the key."""
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address to listen on; the installer sets the LAN address.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI and the API.")
+    session_hours: int = Field(12, ge=1, le=24 * 14, description="How long a UI login lasts (a shift or two).")
+    max_request_mb: int = Field(10, ge=1, le=1024, description="Largest request body in MB.")
+
+
+class StorageSettings(BaseModel):
+    data_dir: Path = Field(Path("var"), description="Data directory: database, indexes, documents, models.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; empty means SQLite appliance.db in the data directory."
+    )
+
+
+class ModelSettings(BaseModel):
+    dir: Path | None = Field(None, description="Model files; empty means <data_dir>/models.")
+    chat: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CHAT_MODELS),
+        description="Chat models to load, by catalogue id; the first answers when a request names none.",
+    )
+    embedding: str | None = Field("all-minilm-l6-v2", description="Embedding model id; empty disables embeddings.")
+    threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp; 0 means all cores.")
+    context_size: int = Field(4096, ge=256, le=262144, description="Context window per chat model, in tokens.")
+    gpu_layers: int = Field(-1, ge=-1, description="Layers offloaded to the GPU (-1 all); ignored without GPU.")
+    max_queue: int = Field(32, ge=1, le=10000, description="Chat requests that may wait; more get 503.")
+
+    @field_validator("chat")
+    @classmethod
+    def _known_chat(cls, ids: list[str]) -> list[str]:
+        if not ids:
+            raise ValueError("mindestens ein Chat-Modell angeben (at least one chat model)")
+        _check_ids(ids, "chat")
+        return ids
+
+    @field_validator("embedding")
+    @classmethod
+    def _known_embedding(cls, model_id: str | None) -> str | None:
+        if model_id:
+            _check_ids([model_id], "embedding")
+        return model_id or None
+
+
+class UISettings(BaseModel):
+    language: Literal["de", "en"] = Field("de", description="Default language of the web UI.")
+
+
+class PrivacySettings(BaseModel):
+    store_conversations: bool = Field(False, description="Keep chat content (off by default).")
+
+
+def _check_ids(ids: list[str], kind: str) -> None:
+    catalog = load_catalog()
+    for model_id in ids:
+        try:
+            entry = catalog.get(model_id)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        if entry.kind != kind:
+            raise ValueError(f"'{model_id}' ist ein {entry.kind}-Modell, kein {kind}-Modell")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("APPLIANCE_CONFIG", "appliance.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="APPLIANCE__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.storage.data_dir = self.storage.data_dir.expanduser().absolute()
+        if self.models.dir is None:
+            self.models.dir = self.storage.data_dir / "models"
+        self.models.dir = self.models.dir.expanduser().absolute()
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def models_dir(self) -> Path:
+        assert self.models.dir is not None
+        return self.models.dir
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.database_url or f"sqlite:///{self.storage.data_dir / 'appliance.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the configuration; any invalid value raises ConfigError naming its key."""
+    path = config_path()
+    if "APPLIANCE_CONFIG" in os.environ and not path.is_file():
+        raise ConfigError(f"Konfigurationsdatei {path} (APPLIANCE_CONFIG) nicht gefunden.")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(Datei)"
+            env = "APPLIANCE__" + "__".join(str(p).upper() for p in err["loc"])
+            lines.append(f"  {key}: {err['msg']} (Wert: {err.get('input')!r}; Umgebung: {env})")
+        raise ConfigError(
+            f"Ungültige Konfiguration in {path} oder der Umgebung:\n" + "\n".join(lines)
+        ) from None
+    except (OSError, ValueError) as exc:  # malformed TOML
+        raise ConfigError(f"Konfigurationsdatei {path} ist nicht lesbar: {exc}") from None

@@ -1,0 +1,88 @@
+"""The one owner of the loaded models: built from the catalogue in the lifespan, closed at exit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from appliance.config import Settings
+from models.catalog import CatalogEntry, load_catalog
+from models.chat import ChatModel
+from models.embeddings import Embedder
+from models.store import require_model
+
+log = logging.getLogger(__name__)
+
+
+class UnknownModel(LookupError):
+    def __init__(self, model_id: str, kind: str, known: list[str]) -> None:
+        self.model_id = model_id
+        self.kind = kind
+        self.known = known
+        super().__init__(model_id)
+
+
+@dataclass
+class Engines:
+    chat_models: dict[str, ChatModel] = field(default_factory=dict)
+    embedder: Embedder | None = None
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+
+    @property
+    def default_chat(self) -> str:
+        return next(iter(self.chat_models))
+
+    def chat(self, model_id: str | None) -> ChatModel:
+        if not model_id:
+            return self.chat_models[self.default_chat]
+        try:
+            return self.chat_models[model_id]
+        except KeyError:
+            raise UnknownModel(model_id, "chat", list(self.chat_models)) from None
+
+    def embeddings(self, model_id: str | None) -> Embedder:
+        if self.embedder is None or (model_id and model_id != self.embedder.id):
+            known = [self.embedder.id] if self.embedder else []
+            raise UnknownModel(model_id or "", "embedding", known)
+        return self.embedder
+
+    def close(self) -> None:
+        for model in self.chat_models.values():
+            model.close()
+        self.chat_models.clear()
+        self.embedder = None
+
+
+def load_engines(settings: Settings) -> Engines:
+    """Verify and load every configured model (blocking: run it in a worker thread).
+
+    Fails closed: a missing or corrupt file raises ModelFileError naming the file and the fix.
+    """
+    from models.embeddings import SentenceTransformerEmbedder
+    from models.llama_chat import LlamaChatModel
+
+    catalog = load_catalog()
+    engines = Engines()
+    m = settings.models
+    for model_id in m.chat:
+        entry = catalog.get(model_id)
+        directory = require_model(settings.models_dir, entry)
+        started = time.monotonic()
+        engines.chat_models[model_id] = LlamaChatModel(
+            model_id,
+            directory / entry.main_file.name,
+            context_size=m.context_size,
+            threads=m.threads,
+            gpu_layers=m.gpu_layers,
+            max_queue=m.max_queue,
+        )
+        engines.entries[model_id] = entry
+        log.info("chat model %s loaded in %.1f s", model_id, time.monotonic() - started)
+    if m.embedding:
+        entry = catalog.get(m.embedding)
+        directory = require_model(settings.models_dir, entry)
+        engines.embedder = SentenceTransformerEmbedder(m.embedding, directory)
+        engines.entries[m.embedding] = entry
+        log.info("embedding model %s loaded", m.embedding)
+    return engines

@@ -1,0 +1,119 @@
+"""Errors in the OpenAI envelope: {"error": {"message", "type", "param", "code"}}.
+
+Messages come in German and English; the handler picks by the request's Accept-Language
+(German unless English is preferred).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+          404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
+          415: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
+          503: "server_error"}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        de: str,
+        en: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(en)
+        self.status = status
+        self.de = de
+        self.en = en
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+
+def prefers_english(request: Request) -> bool:
+    accept = request.headers.get("accept-language", "").lower()
+    for part in accept.split(","):
+        lang = part.split(";")[0].strip()
+        if lang.startswith("de"):
+            return False
+        if lang.startswith("en"):
+            return True
+    return False
+
+
+def envelope(status: int, message: str, code: str | None, param: str | None) -> dict:
+    return {"error": {"message": message, "type": _TYPES.get(status, "server_error"),
+                      "param": param, "code": code}}
+
+
+def error_response(request: Request, err: ApiError) -> JSONResponse:
+    message = err.en if prefers_english(request) else err.de
+    return JSONResponse(envelope(err.status, message, err.code, err.param), err.status, headers=err.headers)
+
+
+_REASONS_DE = {
+    "missing": "fehlt",
+    "json_invalid": "ist kein gültiges JSON",
+    "string_type": "muss Text sein",
+    "int_type": "muss eine ganze Zahl sein",
+    "int_parsing": "muss eine ganze Zahl sein",
+    "float_parsing": "muss eine Zahl sein",
+    "too_short": "ist zu kurz oder leer",
+    "literal_error": "hat einen nicht erlaubten Wert",
+    "greater_than_equal": "ist zu klein",
+    "less_than_equal": "ist zu groß",
+    "value_error": "ist ungültig",
+}
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid", "type": "value_error"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    param = ".".join(loc) or None
+    kind = str(first.get("type", "value_error"))
+    msg = str(first.get("msg", ""))
+    if kind == "json_invalid":
+        return error_response(request, ApiError(
+            400, "Der Inhalt der Anfrage ist kein gültiges JSON in UTF-8.",
+            "The request body is not valid JSON in UTF-8.", code="invalid_json"))
+    reason = _REASONS_DE.get(kind, "ist ungültig")
+    de = f"Feld '{param}' {reason}: {msg}" if param else f"Anfrage ungültig: {msg}"
+    en = f"Field '{param}': {msg}" if param else f"Invalid request: {msg}"
+    return error_response(request, ApiError(422, de, en, code="invalid_value", param=param))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return error_response(request, ApiError(
+                400, "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges JSON/Formular in UTF-8).",
+                "The request body cannot be read (not valid JSON/form data in UTF-8).", code="invalid_body"))
+        de = {404: "Nicht gefunden.", 405: "Methode nicht erlaubt."}.get(exc.status_code, str(exc.detail))
+        return error_response(request, ApiError(exc.status_code, de, str(exc.detail), code=None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, ApiError(
+            500, "Interner Fehler. Bitte erneut versuchen; bleibt er, IT informieren.",
+            "Internal error. Please try again; if it persists, tell IT.", code="internal_error"))

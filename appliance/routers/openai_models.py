@@ -1,0 +1,18 @@
+"""GET /v1/models: the loaded models; the first chat entry answers when a request names none."""
+
+from fastapi import APIRouter
+
+from appliance.deps import EnginesDep, PrincipalDep
+from appliance.openai_types import ModelCard, ModelList
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+STARTED = 1764028800  # fixed 'created' value: the models have no meaningful creation time here
+
+
+@router.get("/models")
+async def list_models(engines: EnginesDep, _: PrincipalDep) -> ModelList:
+    cards = [ModelCard(id=mid, created=STARTED, kind="chat") for mid in engines.chat_models]
+    if engines.embedder is not None:
+        cards.append(ModelCard(id=engines.embedder.id, created=STARTED, kind="embedding"))
+    return ModelList(data=cards)

@@ -1,0 +1,119 @@
+"""The composition root: create_app(settings) builds everything; models load in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from appliance.accounts import Accounts
+from appliance.config import Settings
+from appliance.db import Database
+from appliance.engines import Engines, load_engines
+from appliance.errors import ApiError, error_response, install_error_handlers
+from appliance.routers import chat, embeddings, health, openai_models
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "appliance_session"
+
+
+class DataDirError(RuntimeError):
+    """The data directory cannot be created or written; the message says what to do."""
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    data = settings.storage.data_dir
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        probe = data / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirError(
+            f"Datenverzeichnis {data} ist nicht beschreibbar ({exc.strerror}). Bitte Rechte prüfen"
+            f" (chown/chmod) oder storage.data_dir bzw. APPLIANCE__STORAGE__DATA_DIR ändern."
+        ) from None
+    return data
+
+
+def session_secret(data_dir: Path) -> str:
+    """A per-box secret for signing UI sessions, made on first start, readable by us only."""
+    path = data_dir / "session.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: bool = True) -> FastAPI:
+    """Build the whole service. Pass ready ``engines`` (fakes in tests) to skip model loading."""
+    data_dir = prepare_data_dir(settings)
+    db = Database(settings.database_url)
+    db.migrate()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = None
+        if app.state.engines is None:
+            loader = asyncio.create_task(_load(app, settings))
+        try:
+            yield
+        finally:
+            if loader is not None and not loader.done():
+                loader.cancel()
+            if app.state.engines is not None:
+                app.state.engines.close()
+            db.dispose()
+
+    app = FastAPI(title="KI-Assistenz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.accounts = Accounts(db)
+    app.state.engines = engines
+    app.state.load_error = None
+
+    install_error_handlers(app)
+    max_bytes = settings.server.max_request_mb * 1024 * 1024
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next) -> Response:  # noqa: ANN001
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            return error_response(request, ApiError(
+                413, f"Die Anfrage ist zu groß (höchstens {settings.server.max_request_mb} MB).",
+                f"Request too large (at most {settings.server.max_request_mb} MB).",
+                code="request_too_large"))
+        return await call_next(request)
+
+    for router in (health.router, openai_models.router, chat.router, embeddings.router):
+        app.include_router(router)
+    if mount_ui:
+        from ui.mount import mount_ui as _mount_ui
+
+        _mount_ui(app)  # after the API routes: the UI is mounted at "/"
+    # added last, so it is the outermost middleware and every other one sees the session
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(data_dir),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.server.session_hours * 3600,
+        same_site="lax",
+    )
+    return app
+
+
+async def _load(app: FastAPI, settings: Settings) -> None:
+    try:
+        app.state.engines = await asyncio.to_thread(load_engines, settings)
+        log.info("ready: %s", ", ".join(app.state.engines.entries))
+    except Exception as exc:  # reported by /readyz and in the log; the process stays up for it
+        app.state.load_error = str(exc)
+        log.error("models could not be loaded: %s", exc)

@@ -1,0 +1,1 @@
+"""Model catalogue, model files and the engines behind one Protocol each."""
