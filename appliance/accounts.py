@@ -111,7 +111,7 @@ class Accounts:
             users = s.scalars(select(User).order_by(User.name)).all()
             return [(u.name, u.role, u.disabled, u.created_at) for u in users]
 
-    def _get(self, s, name: str) -> User:  # noqa: ANN001
+    def _get(self, s, name: str) -> User:
         user = s.scalar(select(User).where(User.name == name))
         if user is None:
             raise AccountError(f"Kein Konto '{name}'.")
@@ -154,6 +154,20 @@ class Accounts:
             if user is None or user.disabled:
                 return None
             return _principal(user)
+
+    def session_stamp(self, user_id: int) -> str | None:
+        """Changes with the password, so a new password ends every open browser session."""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                return None
+            return hashlib.sha256(f"{user.id}:{user.password_hash}".encode()).hexdigest()[:24]
+
+    def by_session(self, user_id: int, stamp: object) -> Principal | None:
+        principal = self.by_id(user_id)
+        if principal is None or not isinstance(stamp, str):
+            return None
+        return principal if secrets.compare_digest(stamp, self.session_stamp(user_id) or "") else None
 
     def create_key(self, user_name: str, label: str = "") -> tuple[str, KeyInfo]:
         """Create an API key; the plain key is returned once and only its hash is stored."""

@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -23,21 +24,27 @@ class ConfigError(RuntimeError):
     """The configuration cannot be used; the message names the key."""
 
 
-class ServerSettings(BaseModel):
+class Section(BaseModel):
+    """A config section: unknown keys are refused, so a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address to listen on; the installer sets the LAN address.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI and the API.")
     session_hours: int = Field(12, ge=1, le=24 * 14, description="How long a UI login lasts (a shift or two).")
     max_request_mb: int = Field(10, ge=1, le=1024, description="Largest request body in MB.")
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(Section):
     data_dir: Path = Field(Path("var"), description="Data directory: database, indexes, documents, models.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; empty means SQLite appliance.db in the data directory."
     )
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(Section):
     dir: Path | None = Field(None, description="Model files; empty means <data_dir>/models.")
     chat: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CHAT_MODELS),
@@ -65,11 +72,11 @@ class ModelSettings(BaseModel):
         return model_id or None
 
 
-class UISettings(BaseModel):
+class UISettings(Section):
     language: Literal["de", "en"] = Field("de", description="Default language of the web UI.")
 
 
-class PrivacySettings(BaseModel):
+class PrivacySettings(Section):
     store_conversations: bool = Field(False, description="Keep chat content (off by default).")
 
 
@@ -84,8 +91,15 @@ def _check_ids(ids: list[str], kind: str) -> None:
             raise ValueError(f"'{model_id}' ist ein {entry.kind}-Modell, kein {kind}-Modell")
 
 
+BOX_CONFIG = Path("/etc/appliance/appliance.toml")
+
+
 def config_path() -> Path:
-    return Path(os.environ.get("APPLIANCE_CONFIG", "appliance.toml"))
+    """APPLIANCE_CONFIG, else ./appliance.toml in a checkout, else the box's /etc file."""
+    if "APPLIANCE_CONFIG" in os.environ:
+        return Path(os.environ["APPLIANCE_CONFIG"])
+    local = Path("appliance.toml")
+    return local if local.is_file() or not BOX_CONFIG.is_file() else BOX_CONFIG
 
 
 class Settings(BaseSettings):
@@ -147,6 +161,11 @@ def load_settings(**overrides: object) -> Settings:
             lines.append(f"  {key}: {err['msg']} (Wert: {err.get('input')!r}; Umgebung: {env})")
         raise ConfigError(
             f"Ungültige Konfiguration in {path} oder der Umgebung:\n" + "\n".join(lines)
+        ) from None
+    except SettingsError as exc:  # an environment value that is not valid JSON for a list/section
+        raise ConfigError(
+            f"Ein Wert aus der Umgebung ist nicht lesbar: {exc}. Listen als JSON angeben, z. B."
+            ' APPLIANCE__MODELS__CHAT=\'["smollm2-135m-instruct-q4_1"]\'.'
         ) from None
     except (OSError, ValueError) as exc:  # malformed TOML
         raise ConfigError(f"Konfigurationsdatei {path} ist nicht lesbar: {exc}") from None

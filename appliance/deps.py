@@ -13,6 +13,7 @@ from appliance.engines import Engines
 from appliance.errors import ApiError
 
 SESSION_USER = "user_id"
+SESSION_STAMP = "stamp"
 
 
 def get_settings(request: Request) -> Settings:
@@ -44,7 +45,7 @@ def principal_from_request(request: Request, accounts: Accounts) -> Principal | 
         return accounts.principal_for_key(token.strip())
     user_id = request.session.get(SESSION_USER) if "session" in request.scope else None
     if isinstance(user_id, int):
-        return accounts.by_id(user_id)
+        return accounts.by_session(user_id, request.session.get(SESSION_STAMP))
     return None
 
 

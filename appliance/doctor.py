@@ -40,7 +40,8 @@ def _gpu() -> Check:
     if names and offload:
         return Check("GPU", "ok", f"{names}; llama.cpp mit GPU gebaut")
     if names:
-        return Check("GPU", "warn", f"{names}; llama.cpp ohne GPU gebaut (make setup neu ausführen)")
+        fix = "make clean, dann PIP_NO_CACHE_DIR=1 make setup"
+        return Check("GPU", "warn", f"{names}; llama.cpp ohne GPU gebaut: {fix}")
     return Check("GPU", "info", "keine NVIDIA-GPU: Modelle laufen auf der CPU")
 
 
@@ -72,8 +73,8 @@ def run_checks(settings: Settings) -> list[Check]:
         entry = catalog.get(model_id)
         bad = [c for c in check_model(settings.models_dir, entry, full=True) if c.state is not FileState.ok]
         if bad:
-            checks.append(Check(f"Modell {model_id}", "fail",
-                                f"{bad[0].path.name}: {bad[0].state.value} → appliance models fetch {model_id} --force"))
+            fix = f"appliance models fetch {model_id} --force"
+            checks.append(Check(f"Modell {model_id}", "fail", f"{bad[0].path.name}: {bad[0].state.value} → {fix}"))
         else:
             checks.append(Check(f"Modell {model_id}", "ok", f"{entry.kind}, sha256 geprüft"))
     switches = offline.state()

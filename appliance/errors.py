@@ -77,9 +77,16 @@ _REASONS_DE = {
 }
 
 
+def _is_type_tag(part: str) -> bool:
+    """pydantic puts the union branch into loc ('str', 'list[str]'); that is not a field name."""
+    return part in {"str", "int", "float", "bool", "list", "dict"} or "[" in part
+
+
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid", "type": "value_error"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    errors = list(exc.errors()) or [{"loc": (), "msg": "invalid", "type": "value_error"}]
+    # in a union (str | list[str]) the branch whose type fits says more than 'should be a string'
+    first = next((e for e in errors if not str(e.get("type", "")).endswith("_type")), errors[0])
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path") and not _is_type_tag(str(p))]
     param = ".".join(loc) or None
     kind = str(first.get("type", "value_error"))
     msg = str(first.get("msg", ""))

@@ -67,10 +67,10 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         try:
             yield
         finally:
-            if loader is not None and not loader.done():
+            if loader is not None:  # we loaded the models, so we close them; given engines stay open
                 loader.cancel()
-            if app.state.engines is not None:
-                app.state.engines.close()
+                if app.state.engines is not None:
+                    app.state.engines.close()
             db.dispose()
 
     app = FastAPI(title="KI-Assistenz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -84,7 +84,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     max_bytes = settings.server.max_request_mb * 1024 * 1024
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next) -> Response:  # noqa: ANN001
+    async def limit_body(request: Request, call_next) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_bytes:
             return error_response(request, ApiError(

@@ -26,7 +26,9 @@ class FakeChatModel:
         words = ["Echo:", *last.split()]
         return self._events(words, prompt, budget, params.stop)
 
-    async def _events(self, words: list[str], prompt: int, budget: int, stops: Sequence[str]) -> AsyncIterator[ChatEvent]:
+    async def _events(
+        self, words: list[str], prompt: int, budget: int, stops: Sequence[str]
+    ) -> AsyncIterator[ChatEvent]:
         text = ""
         for n, word in enumerate(words[:budget], start=1):
             piece = word if n == 1 else " " + word

@@ -105,7 +105,7 @@ class LlamaChatModel:
         stops: list[str],
         params: SamplingParams,
         cancel: threading.Event,
-        emit,  # noqa: ANN001
+        emit,
     ) -> None:
         """Runs in a worker thread: decode, emit text deltas, then one Finish."""
         import llama_cpp
@@ -117,6 +117,10 @@ class LlamaChatModel:
         produced = 0
         reason = "length"
         room = self.context_length - len(tokens)
+        # Evaluate the whole prompt every time: reusing a cached prefix changes llama.cpp's batch
+        # shapes and with them the floating-point results, so the same question could get another
+        # answer at temperature 0. Prefix reuse comes back with the batching scheduler, per sequence.
+        llm.reset()
         for token in llm.generate(
             tokens,
             temp=params.temperature,
@@ -196,6 +200,11 @@ class LlamaChatModel:
             else:
                 # the context is free for the next request only once the thread has left it
                 worker.add_done_callback(lambda _: self._lock.release())
+
+    @property
+    def busy(self) -> bool:
+        """True while a request holds the context (decoding, or its thread still finishing)."""
+        return self._lock.locked()
 
     def close(self) -> None:
         self._llm.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from models.catalog import CatalogEntry, ModelFile
@@ -14,7 +15,7 @@ CHUNK = 4 * 1024 * 1024
 STAMP = ".verified.json"
 
 
-class FileState(str, Enum):
+class FileState(StrEnum):
     ok = "ok"
     missing = "missing"
     wrong_size = "wrong_size"
@@ -93,10 +94,9 @@ def check_model(models_dir: Path, entry: CatalogEntry, *, full: bool = False) ->
             stamps.pop(f.name, None)
         changed = True
     if changed and directory.is_dir():
-        try:
+        # a read-only models directory is fine: we just hash again next time
+        with contextlib.suppress(OSError):
             _write_stamps(directory, stamps)
-        except OSError:
-            pass  # a read-only models directory is fine: we just hash again next time
     return results
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from appliance.accounts import AccountError, Accounts
-from appliance.deps import SESSION_USER, principal_from_request
+from appliance.deps import SESSION_STAMP, SESSION_USER, principal_from_request
 from ui.i18n import LANGUAGES, pick_language, t
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -60,6 +60,7 @@ def _setup_page(request: Request, status: int = 200, **context: object) -> HTMLR
 def _sign_in(request: Request, user_id: int, user_language: str) -> RedirectResponse:
     request.session.clear()
     request.session[SESSION_USER] = user_id
+    request.session[SESSION_STAMP] = _accounts(request).session_stamp(user_id)
     request.session[SESSION_LANG] = user_language
     return RedirectResponse("/", status_code=303)
 
@@ -118,7 +119,7 @@ async def logout(request: Request) -> RedirectResponse:
 
 
 @router.get("/lang/{code}")
-async def switch_language(request: Request, code: str, next: str = "/") -> RedirectResponse:  # noqa: A002
+async def switch_language(request: Request, code: str, next: str = "/") -> RedirectResponse:
     if code in LANGUAGES:
         request.session[SESSION_LANG] = code
         principal = principal_from_request(request, _accounts(request))

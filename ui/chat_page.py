@@ -59,6 +59,7 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
             height=460,
             buttons=["copy"],
             feedback_options=None,
+            watermark=t("ai_watermark", "de"),
             placeholder=t("chat_placeholder", "de"),
             elem_id="chatbot",
         )
@@ -71,7 +72,7 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
                 send = gr.Button(t("send", "de"), variant="primary", elem_id="send")
                 stop = gr.Button(t("stop", "de"), variant="stop", elem_id="stop")
 
-        def on_load(request: gr.Request):  # noqa: ANN202
+        def on_load(request: gr.Request):
             principal, lang = session.who(request)
             service = chat()
             choices = list(service.engines.chat_models) if service else []
@@ -79,7 +80,8 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
                 header_html(principal, lang),
                 t("ai_notice", lang),
                 gr.update(choices=choices, value=choices[0] if choices else None, label=t("model", lang)),
-                gr.update(label=t("chat_label", lang), placeholder=t("chat_placeholder", lang)),
+                gr.update(label=t("chat_label", lang), placeholder=t("chat_placeholder", lang),
+                          watermark=t("ai_watermark", lang)),
                 gr.update(label=t("input_label", lang), placeholder=t("input_placeholder", lang)),
                 gr.update(value=t("send", lang)),
                 gr.update(value=t("stop", lang)),

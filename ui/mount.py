@@ -24,7 +24,7 @@ def mount_ui(app: FastAPI) -> None:
     app.mount("/ui-static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="ui-static")
 
     @app.middleware("http")
-    async def send_to_login(request: Request, call_next) -> Response:  # noqa: ANN001
+    async def send_to_login(request: Request, call_next) -> Response:
         """A browser that is not signed in goes to the login page (or first-run setup)."""
         path = request.url.path
         if request.method == "GET" and path == "/" and session.principal(request) is None:

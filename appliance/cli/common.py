@@ -9,8 +9,8 @@ from rich.console import Console
 
 from appliance.config import ConfigError, Settings, load_settings
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -25,7 +25,7 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
-def accounts():  # noqa: ANN201
+def accounts():
     from appliance.accounts import Accounts
     from appliance.db import Database
     from appliance.server import DataDirError, prepare_data_dir

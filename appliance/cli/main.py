@@ -60,7 +60,7 @@ def serve() -> None:
         fail(str(exc), 2)
     err.print(f"KI-Assistenz startet auf http://{s.server.host}:{s.server.port} …")
     uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",
-                proxy_headers=False, server_header=False)
+                access_log=False, proxy_headers=False, server_header=False)
 
 
 @app.command()

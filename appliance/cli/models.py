@@ -33,7 +33,7 @@ def _entries(ids: list[str] | None) -> list[CatalogEntry]:
         fail(str(exc.args[0]))
 
 
-def _model_state(checks) -> FileState:  # noqa: ANN001
+def _model_state(checks) -> FileState:
     states = {c.state for c in checks}
     for bad in (FileState.corrupt, FileState.wrong_size, FileState.missing):
         if bad in states:

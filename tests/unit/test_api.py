@@ -1,0 +1,183 @@
+"""The HTTP API over the deterministic fakes: contract, errors and authentication."""
+
+import base64
+import json
+import struct
+
+import httpx
+import pytest
+
+from appliance.server import create_app
+
+
+@pytest.fixture
+async def api(settings, fake_engines):
+    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    app.state.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.accounts.create_key("anna")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://box",
+                                 headers={"Authorization": f"Bearer {key}"}) as client:
+        client.app = app
+        client.key = key
+        yield client
+
+
+def chat_body(**extra: object) -> dict:
+    return {"messages": [{"role": "user", "content": "Guten Morgen Welt"}], **extra}
+
+
+async def test_health_needs_no_key(api: httpx.AsyncClient) -> None:
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://box") as anon:
+        assert (await anon.get("/healthz")).json() == {"status": "ok"}
+        ready = await anon.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        r = await anon.get("/v1/models")
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "invalid_api_key"
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_readyz_is_503_while_loading(settings) -> None:
+    app = create_app(settings, engines=None, mount_ui=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "loading"
+
+
+async def test_wrong_and_revoked_key(api: httpx.AsyncClient) -> None:
+    r = await api.get("/v1/models", headers={"Authorization": "Bearer sk-box-falsch"})
+    assert r.status_code == 401
+    assert "API-Schlüssel" in r.json()["error"]["message"]
+    api.app.state.accounts.revoke_key(api.key)
+    assert (await api.get("/v1/models")).status_code == 401
+
+
+async def test_models_list(api: httpx.AsyncClient) -> None:
+    data = (await api.get("/v1/models")).json()
+    assert data["object"] == "list"
+    assert [(m["id"], m["kind"]) for m in data["data"]] == [("fake-chat", "chat"), ("fake-embedding", "embedding")]
+
+
+async def test_chat_completion(api: httpx.AsyncClient) -> None:
+    r = await api.post("/v1/chat/completions", json=chat_body())
+    assert r.status_code == 200
+    body = r.json()
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "fake-chat"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Echo: Guten Morgen Welt"}
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["completion_tokens"] == 4
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + 4
+
+
+async def test_max_tokens_and_stop(api: httpx.AsyncClient) -> None:
+    r = (await api.post("/v1/chat/completions", json=chat_body(max_tokens=2))).json()
+    assert r["choices"][0]["message"]["content"] == "Echo: Guten"
+    assert r["choices"][0]["finish_reason"] == "length"
+    r = (await api.post("/v1/chat/completions", json=chat_body(stop=["Welt"]))).json()
+    assert r["choices"][0]["message"]["content"] == "Echo: Guten Morgen"
+
+
+async def test_stream_sse_ends_with_done_and_usage(api: httpx.AsyncClient) -> None:
+    body = chat_body(stream=True, stream_options={"include_usage": True})
+    async with api.stream("POST", "/v1/chat/completions", json=body) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line async for line in r.aiter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "Echo: Guten Morgen Welt"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": "  "}]}, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"content": "x"}]}, "messages.0.role"),
+        ({}, "messages"),
+        (chat_body(temperature=5), "temperature"),
+        (chat_body(max_tokens=0), "max_tokens"),
+        (chat_body(n=2), "n"),
+    ],
+)
+async def test_invalid_requests_name_the_field(api: httpx.AsyncClient, body: dict, param: str) -> None:
+    r = await api.post("/v1/chat/completions", json=body)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["param"] == param
+    assert param in err["message"]
+    assert err["type"] == "invalid_request_error"
+
+
+async def test_unknown_model_is_404(api: httpx.AsyncClient) -> None:
+    r = await api.post("/v1/chat/completions", json=chat_body(model="gpt-4o"))
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "model_not_found" and "gpt-4o" in err["message"] and "fake-chat" in err["message"]
+
+
+async def test_context_length_names_both_numbers(api: httpx.AsyncClient) -> None:
+    long = {"messages": [{"role": "user", "content": "wort " * 600}]}
+    r = await api.post("/v1/chat/completions", json=long, headers={"Accept-Language": "en"})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "context_length_exceeded"
+    assert "512" in err["message"] and "603" in err["message"]
+    r = await api.post("/v1/chat/completions", json=chat_body(max_tokens=100000))
+    assert r.status_code == 400
+    assert "512" in r.json()["error"]["message"] and "100000" in r.json()["error"]["message"]
+
+
+async def test_stream_errors_are_real_http_errors(api: httpx.AsyncClient) -> None:
+    r = await api.post("/v1/chat/completions", json=chat_body(stream=True, max_tokens=100000))
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "context_length_exceeded"
+
+
+async def test_malformed_json_and_invalid_utf8(api: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "application/json"}
+    r = await api.post("/v1/chat/completions", content=b'{"messages": [', headers=headers)
+    assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_json", "invalid_body")
+    bad = b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}'
+    r = await api.post("/v1/chat/completions", content=bad, headers=headers)
+    assert r.status_code == 400 and "UTF-8" in r.json()["error"]["message"]
+
+
+async def test_body_over_the_limit_is_413(api: httpx.AsyncClient) -> None:
+    big = b"x" * (11 * 1024 * 1024)
+    r = await api.post("/v1/chat/completions", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+async def test_embeddings_float_and_base64(api: httpx.AsyncClient) -> None:
+    r = (await api.post("/v1/embeddings", json={"input": ["Hallo Welt", "Guten Tag"]})).json()
+    assert r["model"] == "fake-embedding" and len(r["data"]) == 2
+    vec = r["data"][0]["embedding"]
+    assert len(vec) == 64 and abs(sum(v * v for v in vec) - 1) < 1e-6
+    b = (await api.post("/v1/embeddings", json={"input": "Hallo Welt", "encoding_format": "base64"})).json()
+    decoded = struct.unpack("<64f", base64.b64decode(b["data"][0]["embedding"]))
+    assert decoded == pytest.approx(vec, abs=1e-6)
+    assert r["usage"]["prompt_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"input": ""}, 422, "input"),
+        ({"input": ["ok", " "]}, 422, "input.1"),
+        ({"input": []}, 422, "input"),
+        ({"input": "x", "model": "nomic"}, 404, "model"),
+        ({"input": "wort " * 300}, 400, "input"),
+    ],
+)
+async def test_embedding_errors(api: httpx.AsyncClient, body: dict, status: int, param: str) -> None:
+    r = await api.post("/v1/embeddings", json=body)
+    assert r.status_code == status
+    assert r.json()["error"]["param"] == param

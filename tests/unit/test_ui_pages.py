@@ -1,0 +1,85 @@
+"""Login, first-run and session handling of the web UI over HTTP (the browser tests drive the rest)."""
+
+import httpx
+import pytest
+
+from appliance.server import SESSION_COOKIE, create_app
+
+
+@pytest.fixture
+async def web(settings, fake_engines):
+    app = create_app(settings, engines=fake_engines)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box") as client:
+        client.app = app
+        yield client
+
+
+async def test_first_run_only_while_no_account_exists(web: httpx.AsyncClient) -> None:
+    r = await web.get("/")
+    assert r.status_code == 303 and r.headers["location"] == "/setup"
+    assert (await web.get("/login")).headers["location"] == "/setup"
+    page = await web.get("/setup")
+    assert "Ersteinrichtung" in page.text and 'lang="de"' in page.text
+    r = await web.post("/setup", data={"name": "leitung", "password": "geheim123", "password2": "anders123"})
+    assert r.status_code == 422 and "stimmen nicht überein" in r.text and 'value="leitung"' in r.text
+    r = await web.post("/setup", data={"name": "leitung", "password": "kurz", "password2": "kurz"})
+    assert r.status_code == 422 and "mindestens 8 Zeichen" in r.text
+    assert web.app.state.accounts.count() == 0
+    r = await web.post("/setup", data={"name": "leitung", "password": "geheim123", "password2": "geheim123"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert (await web.get("/")).status_code == 200  # signed in at once
+    # once an account exists the first-run page is gone, for everyone
+    web.cookies.clear()
+    assert (await web.get("/setup")).headers["location"] == "/login"
+    r = await web.post("/setup", data={"name": "eindringling", "password": "geheim123", "password2": "geheim123"})
+    assert r.status_code == 303 and web.app.state.accounts.count() == 1
+
+
+async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
+    web.app.state.accounts.add("anna", "staff", "geheim123")
+    r = await web.post("/login", data={"name": "anna", "password": "falsch"})
+    assert r.status_code == 401 and "Anmeldung fehlgeschlagen" in r.text
+    r = await web.post("/login", data={"name": "anna", "password": "geheim123"})
+    assert r.status_code == 303 and SESSION_COOKIE in r.headers["set-cookie"]
+    assert "httponly" in r.headers["set-cookie"].lower() and "samesite=lax" in r.headers["set-cookie"].lower()
+    # the session also opens the API (the UI's own calls)
+    assert (await web.get("/v1/models")).status_code == 200
+    await web.get("/logout")
+    assert (await web.get("/v1/models")).status_code == 401
+    assert (await web.get("/")).headers["location"] == "/login"
+
+
+async def test_a_new_password_ends_open_sessions(web: httpx.AsyncClient) -> None:
+    accounts = web.app.state.accounts
+    accounts.add("anna", "staff", "geheim123")
+    await web.post("/login", data={"name": "anna", "password": "geheim123"})
+    assert (await web.get("/v1/models")).status_code == 200
+    accounts.set_password("anna", "ganz-neu-123")
+    assert (await web.get("/v1/models")).status_code == 401
+    assert (await web.get("/")).headers["location"] == "/login"
+
+
+async def test_disabled_account_loses_its_session(web: httpx.AsyncClient) -> None:
+    web.app.state.accounts.add("anna", "staff", "geheim123")
+    await web.post("/login", data={"name": "anna", "password": "geheim123"})
+    web.app.state.accounts.set_disabled("anna")
+    assert (await web.get("/v1/models")).status_code == 401
+
+
+async def test_gradio_api_is_closed_without_login(web: httpx.AsyncClient) -> None:
+    web.app.state.accounts.add("anna", "staff", "geheim123")
+    r = await web.post("/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"})
+    assert r.status_code == 401
+    r = await web.get("/config")
+    assert r.status_code == 401
+
+
+async def test_language_switch(web: httpx.AsyncClient) -> None:
+    web.app.state.accounts.add("anna", "staff", "geheim123")
+    r = await web.get("/lang/en?next=/login")
+    assert r.headers["location"] == "/login"
+    page = await web.get("/login")
+    assert "Sign in" in page.text and 'lang="en"' in page.text
+    assert (await web.get("/lang/en?next=//evil.example")).headers["location"] == "/"
+    await web.get("/lang/de")
+    assert "Anmelden" in (await web.get("/login")).text
