@@ -35,7 +35,8 @@ browser: ## Debian's Chromium for the browser tests (installed when missing)
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
-test: setup browser ## set up if needed, then every test (without network where possible)
+test: setup browser ## set up if needed, then ruff and every test (without network where possible)
+	$(VENV)/bin/ruff check .
 	@if unshare -n true 2>/dev/null; then \
 		echo "tests run in a network namespace without network (unshare -n)"; \
 		unshare -n bash -c 'ip link set lo up && $(PY) -m pytest $(PYTEST_ARGS)'; \
@@ -43,6 +44,9 @@ test: setup browser ## set up if needed, then every test (without network where 
 		echo "unshare -n not permitted here: tests run with the normal network"; \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	fi
+
+bench: setup ## measure the API against the raw libraries (results in docs/benchmarks.md)
+	$(PY) -m benchmarks.run
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .

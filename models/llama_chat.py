@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import os
 import random
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -56,11 +57,12 @@ class LlamaChatModel:
         from llama_cpp import Llama, llama_chat_format
 
         self.id = model_id
+        self.threads = threads or os.cpu_count() or 1  # 0 means every core
         self._llm = Llama(
             model_path=str(path),
             n_ctx=context_size,
-            n_threads=threads or None,
-            n_threads_batch=threads or None,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
             n_gpu_layers=gpu_layers,
             verbose=False,
         )
