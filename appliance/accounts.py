@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +19,7 @@ from appliance.tables import ApiKey, User, utcnow
 
 KEY_PREFIX = "sk-box-"
 MIN_PASSWORD = 8
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+NAME_RE = re.compile(r"^\w(?:[\w.@ -]{0,62}[\w.@-])?$")  # letters incl. umlauts, digits, . _ @ - and spaces
 
 _hasher = PasswordHasher()
 
@@ -86,9 +87,11 @@ class Accounts:
             return s.scalar(select(func.count(User.id))) or 0
 
     def add(self, name: str, role: str, password: str, language: str = "de") -> Principal:
-        if not NAME_RE.match(name):
+        name = unicodedata.normalize("NFC", name.strip())
+        if not NAME_RE.match(name) or "  " in name:
             raise AccountError(
-                "Ungültiger Name: 1-64 Zeichen, Buchstaben, Ziffern und . _ @ -, ohne Leerzeichen."
+                "Ungültiger Name: 1 bis 64 Zeichen aus Buchstaben (auch ä, ö, ü, ß), Ziffern, Leerzeichen"
+                " und . _ @ -; am Anfang ein Buchstabe oder eine Ziffer."
             )
         parsed = parse_role(role)
         check_password(password)
@@ -133,6 +136,7 @@ class Accounts:
                 user.language = language
 
     def authenticate(self, name: str, password: str) -> Principal | None:
+        name = unicodedata.normalize("NFC", name.strip())
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.name == name))
             if user is None:

@@ -74,10 +74,9 @@ class ModelSettings(Section):
 
 class UISettings(Section):
     language: Literal["de", "en"] = Field("de", description="Default language of the web UI.")
-
-
-class PrivacySettings(Section):
-    store_conversations: bool = Field(False, description="Keep chat content (off by default).")
+    max_answer_tokens: int = Field(
+        1024, ge=16, le=262144, description="Longest chat answer in the web UI, in tokens (Stop ends it sooner)."
+    )
 
 
 def _check_ids(ids: list[str], kind: str) -> None:
@@ -114,7 +113,6 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     ui: UISettings = Field(default_factory=UISettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -10,7 +10,7 @@ import gradio as gr
 from appliance.accounts import Principal
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
-from models.chat import Message, SamplingParams, TextDelta
+from models.chat import Message, TextDelta
 from ui.i18n import t
 from ui.session import UISession
 
@@ -105,7 +105,7 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
                 raise gr.Error(t("models_loading", lang))
             messages = [Message(m["role"], _text(m["content"])) for m in history if m["role"] in ("user", "assistant")]
             try:
-                _, events = await service.start(model_id, messages, SamplingParams(temperature=0.7))
+                _, events = await service.start(model_id, messages, session.sampling())
             except ApiError as exc:
                 raise gr.Error(exc.en if lang == "en" else exc.de) from None
             reply = ""

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 
 from appliance.accounts import Principal
 from appliance.deps import principal_from_request
+from models.chat import SamplingParams
 from ui.i18n import pick_language
 
 
@@ -23,6 +24,10 @@ class UISession:
         default = self.app.state.settings.ui.language
         lang = pick_language(raw.session.get("lang") if "session" in raw.scope else None, default)
         return principal, lang
+
+    def sampling(self) -> SamplingParams:
+        """Sampling for chat in the UI: a bounded answer, so nobody waits on a runaway reply."""
+        return SamplingParams(temperature=0.7, max_tokens=self.app.state.settings.ui.max_answer_tokens)
 
     def user_name(self, request: Request) -> str | None:
         """Gradio's auth_dependency: a name lets the request in, None answers 401."""

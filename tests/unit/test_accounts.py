@@ -46,7 +46,10 @@ def test_password_is_hashed_with_argon2(accounts: Accounts) -> None:
     [
         ("anna", "chef", "geheim123", "Unbekannte Rolle 'chef'"),
         ("anna", "staff", "kurz", "mindestens 8 Zeichen"),
-        ("an na", "staff", "geheim123", "Ungültiger Name"),
+        ("anna ", "staff", "geheim", "mindestens 8 Zeichen"),
+        ("an  na", "staff", "geheim123", "Ungültiger Name"),
+        ("-anna", "staff", "geheim123", "Ungültiger Name"),
+        ("anna<script>", "staff", "geheim123", "Ungültiger Name"),
         ("", "staff", "geheim123", "Ungültiger Name"),
     ],
 )
@@ -92,3 +95,12 @@ def test_keys_of_a_disabled_user_stop_working(accounts: Accounts) -> None:
     assert accounts.principal_for_key(key) is None
     with pytest.raises(AccountError, match="gesperrt"):
         accounts.create_key("anna")
+
+
+def test_names_with_umlauts_and_spaces(accounts: Accounts) -> None:
+    p = accounts.add("Jörg Müller", "staff", "geheim123")
+    assert p.name == "Jörg Müller"
+    nfd = "Jo\u0308rg Mu\u0308ller"  # the same name typed on a system that decomposes umlauts
+    assert accounts.authenticate(nfd, "geheim123") == p
+    with pytest.raises(AccountError, match="schon ein Konto"):
+        accounts.add(nfd, "staff", "geheim123")

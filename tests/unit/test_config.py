@@ -11,7 +11,6 @@ def test_defaults_are_safe() -> None:
     assert s.server.port == 8080
     assert s.models.chat[0] == "qwen2.5-coder-1.5b-instruct-q4_k_m"
     assert s.models_dir == s.storage.data_dir / "models"
-    assert s.privacy.store_conversations is False
 
 
 def test_toml_file_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
