@@ -120,11 +120,12 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
                 await events.aclose()
             yield history
 
+        # no Gradio-side limit: the chat engine queues and schedules requests for every user alike
         submit = box.submit(take_input, [box, chatbot], [box, chatbot], queue=False).then(
-            answer, [chatbot, model], chatbot
+            answer, [chatbot, model], chatbot, concurrency_limit=None
         )
         click = send.click(take_input, [box, chatbot], [box, chatbot], queue=False).then(
-            answer, [chatbot, model], chatbot
+            answer, [chatbot, model], chatbot, concurrency_limit=None
         )
         stop.click(None, None, None, cancels=[submit, click])
         new_chat.click(lambda: [], None, chatbot, queue=False)
