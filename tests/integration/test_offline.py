@@ -51,9 +51,11 @@ def test_full_workflow_makes_no_outside_connection(tmp_path, real_engines) -> No
         assert browser.post("/login", data={"name": "leitung", "password": "geheim123"}).status_code == 303
         page = browser.get("/")
         assert page.status_code == 200 and "gradio" in page.text.lower()
-        # every asset the page references is served by the box itself
+        # every asset the page references is served by the box itself, and no address points outside
         for ref in re.findall(r'(?:src|href)="([^"]+)"', page.text):
             assert not re.match(r"^(https?:)?//", ref) or ref.startswith(server.url), ref
+        outside_urls = [u for u in re.findall(r"https?://[^\s\"'<>)]+", page.text) if not u.startswith(server.url)]
+        assert outside_urls == []
         # chat and embeddings with the session cookie
         chat = browser.post("/v1/chat/completions",
                             json={"messages": [{"role": "user", "content": "Hallo!"}], "max_tokens": 8})

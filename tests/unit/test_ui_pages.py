@@ -44,6 +44,10 @@ async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
     assert "httponly" in r.headers["set-cookie"].lower() and "samesite=lax" in r.headers["set-cookie"].lower()
     # the session also opens the API (the UI's own calls)
     assert (await web.get("/v1/models")).status_code == 200
+    page = await web.get("/")
+    assert page.status_code == 200 and '<html\n\tlang="de"' in page.text
+    await web.get("/lang/en")
+    assert 'lang="en"' in (await web.get("/")).text
     await web.get("/logout")
     assert (await web.get("/v1/models")).status_code == 401
     assert (await web.get("/")).headers["location"] == "/login"
