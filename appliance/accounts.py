@@ -19,7 +19,7 @@ from appliance.tables import ApiKey, User, utcnow
 
 KEY_PREFIX = "sk-box-"
 MIN_PASSWORD = 8
-NAME_RE = re.compile(r"^\w(?:[\w.@ -]{0,62}[\w.@-])?$")  # letters incl. umlauts, digits, . _ @ - and spaces
+NAME_RE = re.compile(r"^[^\W_](?:[\w.@ -]{0,62}[\w.@-])?$")  # letters incl. umlauts, digits, . _ @ - and spaces
 
 _hasher = PasswordHasher()
 
@@ -64,6 +64,11 @@ def parse_role(value: str) -> Role:
         raise AccountError(f"Unbekannte Rolle '{value}'. Erlaubt: {known}.") from None
 
 
+def normalise_name(name: str) -> str:
+    """One spelling per name, whether a keyboard sends 'ü' composed or as 'u' plus a diaeresis."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"Das Passwort braucht mindestens {MIN_PASSWORD} Zeichen.")
@@ -87,7 +92,7 @@ class Accounts:
             return s.scalar(select(func.count(User.id))) or 0
 
     def add(self, name: str, role: str, password: str, language: str = "de") -> Principal:
-        name = unicodedata.normalize("NFC", name.strip())
+        name = normalise_name(name)
         if not NAME_RE.match(name) or "  " in name:
             raise AccountError(
                 "Ungültiger Name: 1 bis 64 Zeichen aus Buchstaben (auch ä, ö, ü, ß), Ziffern, Leerzeichen"
@@ -115,7 +120,7 @@ class Accounts:
             return [(u.name, u.role, u.disabled, u.created_at) for u in users]
 
     def _get(self, s, name: str) -> User:
-        user = s.scalar(select(User).where(User.name == name))
+        user = s.scalar(select(User).where(User.name == normalise_name(name)))
         if user is None:
             raise AccountError(f"Kein Konto '{name}'.")
         return user
@@ -136,7 +141,7 @@ class Accounts:
                 user.language = language
 
     def authenticate(self, name: str, password: str) -> Principal | None:
-        name = unicodedata.normalize("NFC", name.strip())
+        name = normalise_name(name)
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.name == name))
             if user is None:

@@ -104,3 +104,8 @@ def test_names_with_umlauts_and_spaces(accounts: Accounts) -> None:
     assert accounts.authenticate(nfd, "geheim123") == p
     with pytest.raises(AccountError, match="schon ein Konto"):
         accounts.add(nfd, "staff", "geheim123")
+    accounts.set_password(nfd, "neues-passwort")
+    key, _ = accounts.create_key(nfd)
+    assert accounts.principal_for_key(key) == p
+    with pytest.raises(AccountError, match="Ungültiger Name"):
+        accounts.add("_intern", "staff", "geheim123")
