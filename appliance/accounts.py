@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +87,7 @@ def _principal(user: User) -> Principal:
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._first_run = threading.Lock()
 
     def count(self) -> int:
         with self.db.session() as s:
@@ -109,10 +111,11 @@ class Accounts:
             return _principal(user)
 
     def add_first_admin(self, name: str, password: str, language: str = "de") -> Principal:
-        """Create the first account; refused once any account exists."""
-        if self.count() > 0:
-            raise AccountError("Die Einrichtung ist abgeschlossen: es gibt bereits Konten.")
-        return self.add(name, Role.facility_admin, password, language)
+        """Create the first account; refused once any account exists (also for a racing second post)."""
+        with self._first_run:
+            if self.count() > 0:
+                raise AccountError("Die Einrichtung ist abgeschlossen: es gibt bereits Konten.")
+            return self.add(name, Role.facility_admin, password, language)
 
     def list(self) -> list[tuple[str, str, bool, datetime]]:
         with self.db.session() as s:

@@ -6,7 +6,18 @@ from collections.abc import AsyncIterator, Sequence
 
 from appliance.engines import Engines, UnknownModel
 from appliance.errors import ApiError
-from models.chat import ChatEvent, ChatModel, ContextLengthExceeded, Message, QueueFull, SamplingParams
+from models.chat import (
+    ChatEvent,
+    ChatModel,
+    ContextLengthExceeded,
+    Finish,
+    Message,
+    QueueFull,
+    SamplingParams,
+    TextDelta,
+)
+
+__all__ = ["ChatService", "Finish", "Message", "SamplingParams", "TextDelta"]  # what the UI may use
 
 
 def unknown_model_error(exc: UnknownModel) -> ApiError:

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
 
     @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if len(set(self.models.chat)) != len(self.models.chat):
+            raise ValueError("models.chat: ein Modell steht doppelt in der Liste (a model is listed twice)")
+        if self.ui.max_answer_tokens >= self.models.context_size:
+            raise ValueError(
+                f"ui.max_answer_tokens ({self.ui.max_answer_tokens}) muss kleiner sein als models.context_size"
+                f" ({self.models.context_size}), sonst bleibt kein Platz für die Frage"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.storage.data_dir = self.storage.data_dir.expanduser().absolute()
         if self.models.dir is None:

@@ -42,18 +42,23 @@ class ApiError(Exception):
 
 
 def prefers_english(request: Request) -> bool:
-    accept = request.headers.get("accept-language", "").lower()
-    for part in accept.split(","):
-        lang = part.split(";")[0].strip()
-        if lang.startswith("de"):
-            return False
-        if lang.startswith("en"):
-            return True
-    return False
+    """English only when the client ranks it above German (q-values respected); German otherwise."""
+    best: dict[str, float] = {}
+    for part in request.headers.get("accept-language", "").lower().split(","):
+        lang, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        for code in ("de", "en"):
+            if lang.startswith(code):
+                best[code] = max(best.get(code, 0.0), weight)
+    return best.get("en", 0.0) > best.get("de", 0.0)
 
 
 def envelope(status: int, message: str, code: str | None, param: str | None) -> dict:
-    return {"error": {"message": message, "type": _TYPES.get(status, "server_error"),
+    default = "invalid_request_error" if 400 <= status < 500 else "server_error"
+    return {"error": {"message": message, "type": _TYPES.get(status, default),
                       "param": param, "code": code}}
 
 
@@ -111,12 +116,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        too_large = getattr(request.state, "body_too_large", None)
+        if too_large:
+            return error_response(request, ApiError(
+                413, f"Die Anfrage ist zu groß (höchstens {too_large} MB).",
+                f"Request too large (at most {too_large} MB).", code="request_too_large"))
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             return error_response(request, ApiError(
                 400, "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges JSON/Formular in UTF-8).",
                 "The request body cannot be read (not valid JSON/form data in UTF-8).", code="invalid_body"))
         de = {404: "Nicht gefunden.", 405: "Methode nicht erlaubt."}.get(exc.status_code, str(exc.detail))
-        return error_response(request, ApiError(exc.status_code, de, str(exc.detail), code=None))
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return error_response(request, ApiError(exc.status_code, de, str(exc.detail), code=code,
+                                                headers=dict(exc.headers or {})))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

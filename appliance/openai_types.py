@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def _utf8(value: str) -> str:
+    """JSON can carry lone surrogates ('\\ud800') that no model or file can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("enthält ungültige Zeichen (kein gültiges Unicode)") from None
+    return value
+
+
+Utf8 = Annotated[str, AfterValidator(_utf8)]
 
 
 class TextPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: Utf8
 
 
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
+    content: Utf8 | list[TextPart] | None = None
     name: str | None = None
 
     def text(self) -> str:
@@ -39,7 +51,7 @@ class ChatCompletionRequest(BaseModel):
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
     seed: int | None = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stop: Utf8 | Annotated[list[Utf8], Field(max_length=4)] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Annotated[int, Field(ge=1, le=1)] = 1
@@ -59,9 +71,8 @@ class ChatCompletionRequest(BaseModel):
         return self
 
     def stop_list(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else [s for s in self.stop if s]
+        stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
+        return [s for s in stops if s]
 
 
 class Usage(BaseModel):
@@ -129,7 +140,7 @@ class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    input: Utf8 | Annotated[list[Utf8], Field(min_length=1, max_length=2048)]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None
     user: str | None = None

@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import Response
 
 from appliance.accounts import Accounts
 from appliance.config import Settings
 from appliance.db import Database
 from appliance.engines import Engines, load_engines
-from appliance.errors import ApiError, error_response, install_error_handlers
+from appliance.errors import install_error_handlers
+from appliance.middleware import BodyLimit
 from appliance.routers import chat, embeddings, health, openai_models
+from appliance.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ def prepare_data_dir(settings: Settings) -> Path:
 def session_secret(data_dir: Path) -> str:
     """A per-box secret for signing UI sessions, made on first start, readable by us only."""
     path = data_dir / "session.key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    secret = path.read_text().strip() if path.exists() else ""
+    if len(secret) < 32:  # new, or cut short by a crash while it was written
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.replace(path)
+        secret = path.read_text().strip()
+    return secret
 
 
 def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: bool = True) -> FastAPI:
@@ -79,26 +84,22 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.accounts = Accounts(db)
     app.state.engines = engines
     app.state.load_error = None
+    app.state.login_throttle = LoginThrottle()
+    app.state.setup_code = secrets.token_hex(4).upper()
+    if app.state.accounts.count() == 0:
+        log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät http://%s:%s/setup öffnen; von einem"
+                    " anderen Gerät aus ist der Einrichtungscode %s nötig.", settings.server.host,
+                    settings.server.port, app.state.setup_code)
 
     install_error_handlers(app)
-    max_bytes = settings.server.max_request_mb * 1024 * 1024
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            return error_response(request, ApiError(
-                413, f"Die Anfrage ist zu groß (höchstens {settings.server.max_request_mb} MB).",
-                f"Request too large (at most {settings.server.max_request_mb} MB).",
-                code="request_too_large"))
-        return await call_next(request)
-
     for router in (health.router, openai_models.router, chat.router, embeddings.router):
         app.include_router(router)
+    app.include_router(health.fallback)  # after every API router, before the UI at "/"
     if mount_ui:
         from ui.mount import mount_ui as _mount_ui
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
+    app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb)
     # added last, so it is the outermost middleware and every other one sees the session
     app.add_middleware(
         SessionMiddleware,

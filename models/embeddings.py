@@ -37,8 +37,9 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        tokenizer = self._model.tokenizer
-        return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+        with self._lock:  # the tokenizer keeps state while encode() runs; one user at a time
+            encoded = self._model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        return [len(ids) for ids in encoded]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         with self._lock:

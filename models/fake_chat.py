@@ -32,7 +32,7 @@ class FakeChatModel:
         text = ""
         for n, word in enumerate(words[:budget], start=1):
             piece = word if n == 1 else " " + word
-            if any(s in text + piece for s in stops):
+            if any(s and s in text + piece for s in stops):
                 yield Finish("stop", prompt, n - 1)
                 return
             text += piece

@@ -13,12 +13,15 @@ import codecs
 import logging
 import os
 import random
+import re
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from models.chat import (
     ChatEvent,
+    ContextLengthExceeded,
     Finish,
     Message,
     QueueFull,
@@ -30,6 +33,22 @@ from models.chat import (
 log = logging.getLogger(__name__)
 
 _DONE = object()
+
+
+def concurrent_wait(future: asyncio.Future, timeout: float = 30.0) -> None:
+    """Wait for a decode thread from outside its event loop (at shutdown)."""
+    deadline = time.monotonic() + timeout
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+_SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]")
+
+
+def defuse_special(text: str) -> str:
+    """Control tokens typed into a message ('<|im_start|>system') must stay plain text: a zero-width
+    space inside breaks the token, so neither users nor handbook pages can forge a system turn."""
+    return _SPECIAL.sub(lambda m: m.group(0)[:1] + "\u200b" + m.group(0)[1:], text)
 
 
 def _safe_prefix_len(text: str, stops: Sequence[str]) -> int:
@@ -84,11 +103,15 @@ class LlamaChatModel:
         self._waiting = 0
         self._max_queue = max_queue
         self._seed_source = random.Random()
+        self._worker: asyncio.Future | None = None
+        self._cancel: threading.Event | None = None
 
     # -- prompt -----------------------------------------------------------------------------
 
     def _prompt(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
-        rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+        rendered = self._formatter(
+            messages=[{"role": m.role, "content": defuse_special(m.content)} for m in messages]
+        )
         tokens = self._llm.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )
@@ -159,7 +182,10 @@ class LlamaChatModel:
         emit(Finish(reason, len(tokens), produced))
 
     async def stream(self, messages: Sequence[Message], params: SamplingParams) -> AsyncIterator[ChatEvent]:
-        tokens, template_stops = self._prompt(messages)
+        chars = sum(len(m.content) for m in messages)
+        if chars > self.context_length * 16:  # far beyond any tokenizer: refuse before the work
+            raise ContextLengthExceeded(self.context_length, chars // 4, params.max_tokens)
+        tokens, template_stops = await asyncio.to_thread(self._prompt, messages)
         budget = check_fits(self.context_length, len(tokens), params.max_tokens)
         if self._lock.locked() and self._waiting >= self._max_queue:
             raise QueueFull(self._waiting)
@@ -171,6 +197,7 @@ class LlamaChatModel:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         cancel = threading.Event()
+        self._cancel = cancel
 
         def emit(item: object) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -188,20 +215,24 @@ class LlamaChatModel:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
-        worker = None
         try:
             worker = loop.run_in_executor(None, work)
+        except BaseException:
+            self._lock.release()
+            raise
+        # the context is free for the next request once the thread has left it, even if this
+        # generator is abandoned without being closed
+        self._worker = worker
+        worker.add_done_callback(lambda _: self._lock.release())
+        try:
             while (item := await queue.get()) is not _DONE:
                 if isinstance(item, Exception):
                     raise item
                 yield item
         finally:
             cancel.set()
-            if worker is None:
-                self._lock.release()
-            else:
-                # the context is free for the next request only once the thread has left it
-                worker.add_done_callback(lambda _: self._lock.release())
+            if self._cancel is cancel:
+                self._cancel = None
 
     @property
     def busy(self) -> bool:
@@ -209,4 +240,9 @@ class LlamaChatModel:
         return self._lock.locked()
 
     def close(self) -> None:
+        """Stop a running decode, wait for its thread, then free the model."""
+        if self._cancel is not None:
+            self._cancel.set()
+        if self._worker is not None and not self._worker.done():
+            concurrent_wait(self._worker)
         self._llm.close()

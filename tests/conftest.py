@@ -24,8 +24,12 @@ CONNECTS: list[tuple] = []
 
 
 def _audit(event: str, args: tuple) -> None:
-    if event == "socket.connect":
+    # connect() and sendto() carry the address; getaddrinfo() is a name lookup, which in a namespace
+    # without network fails before any connect() could be seen
+    if event in ("socket.connect", "socket.sendto"):
         CONNECTS.append(args[1] if len(args) > 1 else args)
+    elif event == "socket.getaddrinfo" and args and args[0] not in (None, "", b""):
+        CONNECTS.append((args[0].decode() if isinstance(args[0], bytes) else str(args[0]), args[1]))
 
 
 sys.addaudithook(_audit)
@@ -36,7 +40,7 @@ def is_loopback(address: object) -> bool:
         return True
     if isinstance(address, tuple) and address:
         host = str(address[0])
-        return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+        return host.startswith("127.") or host in ("::1", "localhost", "0.0.0.0") or host.startswith("::ffff:127.")
     return False
 
 
@@ -89,14 +93,30 @@ def _require_models() -> None:
 
 
 @pytest.fixture(scope="session")
-def real_engines(tmp_path_factory: pytest.TempPathFactory):
-    """The small real models, loaded once for the whole session."""
-    from appliance.engines import load_engines
+def real_embedder():
+    """The real embedding model, loaded once for the session (it holds no per-request state)."""
+    from models.embeddings import SentenceTransformerEmbedder
 
     _require_models()
-    engines = load_engines(make_settings(tmp_path_factory.mktemp("engines")))
+    return SentenceTransformerEmbedder(TEST_EMBED, MODELS_DIR / TEST_EMBED)
+
+
+@pytest.fixture
+def real_engines(real_embedder):
+    """The small real models. The chat model is loaded per test (a fraction of a second): its
+    request queue belongs to one event loop, and each live server runs its own."""
+    from appliance.engines import Engines
+    from models.catalog import load_catalog
+    from models.llama_chat import LlamaChatModel
+
+    catalog = load_catalog()
+    entry = catalog.get(TEST_CHAT)
+    chat = LlamaChatModel(TEST_CHAT, MODELS_DIR / TEST_CHAT / entry.main_file.name, context_size=2048,
+                          threads=2, gpu_layers=0, max_queue=8)
+    engines = Engines(chat_models={TEST_CHAT: chat}, embedder=real_embedder,
+                      entries={TEST_CHAT: entry, TEST_EMBED: catalog.get(TEST_EMBED)})
     yield engines
-    engines.close()
+    chat.close()
 
 
 # -- a live server on a free loopback port ---------------------------------------------------

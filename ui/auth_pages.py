@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from appliance.accounts import AccountError, Accounts
 from appliance.deps import SESSION_STAMP, SESSION_USER, principal_from_request
-from ui.i18n import LANGUAGES, pick_language, t
+from ui.i18n import LANGUAGES, SESSION_LANG, pick_language, t
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-SESSION_LANG = "lang"
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,7 +55,8 @@ def _login_page(request: Request, status: int = 200, **context: object) -> HTMLR
 def _setup_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
     lang = language(request)
     return _page(request, "setup.html", status, title=t("setup_title", lang), intro=t("setup_intro", lang),
-                 button=t("setup_button", lang), **context)
+                 button=t("setup_button", lang), needs_code=not is_local(request), t_code=t("setup_code", lang),
+                 t_code_hint=t("setup_code_hint", lang), **context)
 
 
 def _sign_in(request: Request, user_id: int, user_language: str) -> RedirectResponse:
@@ -74,11 +76,27 @@ async def login_form(request: Request) -> Response:
     return _login_page(request)
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def is_local(request: Request) -> bool:
+    return _client(request) in ("127.0.0.1", "::1", "localhost")
+
+
 @router.post("/login")
 async def login(request: Request, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
-    principal = _accounts(request).authenticate(name.strip(), password)
+    throttle = request.app.state.login_throttle
+    lang = language(request)
+    wait = throttle.wait_seconds(_client(request), name)
+    if wait:
+        return _login_page(request, 429, name=name, error=t("login_throttled", lang).format(minutes=wait // 60 + 1))
+    # argon2 takes ~0.1 s of CPU: off the event loop, so streams and pages stay fluid
+    principal = await run_in_threadpool(_accounts(request).authenticate, name, password)
     if principal is None:
-        return _login_page(request, 401, name=name, error=t("login_failed", language(request)))
+        throttle.failed(_client(request), name)
+        return _login_page(request, 401, name=name, error=t("login_failed", lang))
+    throttle.succeeded(_client(request), name)
     lang = pick_language(request.session.get(SESSION_LANG), principal.language)
     return _sign_in(request, principal.user_id, lang)
 
@@ -96,15 +114,20 @@ async def setup(
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     password2: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
 ) -> Response:
     accounts = _accounts(request)
     if accounts.count() > 0:
         return RedirectResponse("/login", status_code=303)
     lang = language(request)
+    if not is_local(request) and not secrets.compare_digest(code.strip().upper(), request.app.state.setup_code):
+        # from another device the code from the service's log is needed: nobody else on the
+        # network can take over a freshly installed box
+        return _setup_page(request, 403, name=name, error=t("setup_code_wrong", lang))
     if password != password2:
         return _setup_page(request, 422, name=name, error=t("password_mismatch", lang))
     try:
-        principal = accounts.add_first_admin(name.strip(), password, language=lang)
+        principal = await run_in_threadpool(accounts.add_first_admin, name, password, lang)
     except AccountError as exc:
         return _setup_page(request, 422, name=name, error=str(exc))
     return _sign_in(request, principal.user_id, lang)

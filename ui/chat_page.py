@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import gradio as gr
 
 from appliance.accounts import Principal
-from appliance.chat_service import ChatService
+from appliance.chat_service import ChatService, Message, TextDelta
 from appliance.errors import ApiError
-from models.chat import Message, TextDelta
 from ui.i18n import t
 from ui.session import UISession
 
@@ -104,10 +103,15 @@ def build_chat_page(session: UISession, chat: Callable[[], ChatService | None]) 
             if service is None:
                 raise gr.Error(t("models_loading", lang))
             messages = [Message(m["role"], _text(m["content"])) for m in history if m["role"] in ("user", "assistant")]
-            try:
-                _, events = await service.start(model_id, messages, session.sampling())
-            except ApiError as exc:
-                raise gr.Error(exc.en if lang == "en" else exc.de) from None
+            while True:
+                try:
+                    _, events = await service.start(model_id, messages, session.sampling())
+                    break
+                except ApiError as exc:
+                    if exc.code == "context_length_exceeded" and len(messages) > 1:
+                        messages = messages[2:] if len(messages) > 2 else messages[1:]  # forget the oldest turn
+                        continue
+                    raise gr.Error(exc.en if lang == "en" else exc.de) from None
             reply = ""
             history = [*history, {"role": "assistant", "content": ""}]
             try:

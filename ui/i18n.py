@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 LANGUAGES = ("de", "en")
+SESSION_LANG = "lang"
 
 TEXTS: dict[str, dict[str, str]] = {
     "product": {"de": "KI-Assistenz", "en": "AI Assistant"},
@@ -25,6 +26,21 @@ TEXTS: dict[str, dict[str, str]] = {
         " Weitere Konten legen Sie danach an.",
         "en": "There is no account yet. Create the first administrator account (facility admin) now."
         " You can add more accounts afterwards.",
+    },
+    "setup_code": {"de": "Einrichtungscode", "en": "Setup code"},
+    "setup_code_hint": {
+        "de": "Der Code steht im Protokoll des Dienstes (appliance serve). Von diesem Gerät selbst aus"
+        " (127.0.0.1) ist er nicht nötig.",
+        "en": "The code is in the service's log (appliance serve). It is not needed on this device itself"
+        " (127.0.0.1).",
+    },
+    "setup_code_wrong": {
+        "de": "Der Einrichtungscode stimmt nicht. Er steht im Protokoll des Dienstes.",
+        "en": "The setup code is wrong. It is in the service's log.",
+    },
+    "login_throttled": {
+        "de": "Zu viele Fehlversuche. Bitte in {minutes} Minuten erneut versuchen.",
+        "en": "Too many failed attempts. Please try again in {minutes} minutes.",
     },
     "setup_button": {"de": "Konto anlegen und anmelden", "en": "Create account and sign in"},
     "password_mismatch": {"de": "Die Passwörter stimmen nicht überein.", "en": "The passwords do not match."},

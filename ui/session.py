@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from appliance.accounts import Principal
+from appliance.chat_service import SamplingParams
 from appliance.deps import principal_from_request
-from models.chat import SamplingParams
-from ui.i18n import pick_language
+from ui.i18n import SESSION_LANG, pick_language
 
 
 class UISession:
@@ -22,7 +22,7 @@ class UISession:
         raw: Request = getattr(request, "request", request)
         principal = self.principal(raw)
         default = self.app.state.settings.ui.language
-        lang = pick_language(raw.session.get("lang") if "session" in raw.scope else None, default)
+        lang = pick_language(raw.session.get(SESSION_LANG) if "session" in raw.scope else None, default)
         return principal, lang
 
     def sampling(self) -> SamplingParams:

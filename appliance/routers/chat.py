@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,18 @@ from models.chat import ChatEvent, Finish, Message, SamplingParams, TextDelta
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 DISCONNECT_CHECK_EVERY = 8
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Closes its iterator however the response ends, so a client that left, even while its
+    request was still queued, never keeps a generation (and the model) busy."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with contextlib.suppress(RuntimeError):  # already closed by the cancellation itself
+                await self.body_iterator.aclose()
 
 
 def to_messages(req: ChatCompletionRequest) -> list[Message]:
@@ -65,7 +78,7 @@ async def chat_completions(
     # wait for the first event before answering 200, so a failure is still a real HTTP error
     first = await anext(events)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         _sse(first, events, model.id, cid, created, include_usage),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

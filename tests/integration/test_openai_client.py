@@ -66,6 +66,7 @@ def test_stop_sequence(client: openai.OpenAI) -> None:
         max_tokens=40, temperature=0, stop=["5"],
     )
     assert "5" not in r.choices[0].message.content
+    assert r.choices[0].finish_reason == "stop"
 
 
 def test_embeddings_float_and_base64(client: openai.OpenAI) -> None:
@@ -115,3 +116,53 @@ def test_a_client_that_disconnects_stops_its_generation(client: openai.OpenAI, l
     while model.busy and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not model.busy, "generation went on after the client left"
+
+
+def _wait_free(model, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while model.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not model.busy
+
+
+# at temperature 0 the small model counts on until max_tokens (about 15 s here)
+LONG = {"model": TEST_CHAT, "max_tokens": 1500, "temperature": 0,
+        "messages": [{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]}
+
+
+def test_a_non_streaming_client_that_leaves_stops_its_generation(client: openai.OpenAI, live_server) -> None:
+    model = live_server.app.state.engines.chat(TEST_CHAT)
+    auth = {"Authorization": f"Bearer {client.api_key}"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{live_server.url}/v1/chat/completions", json=LONG, headers=auth, timeout=1.5)
+    assert _wait_free(model, 5), "generation went on after the client left"
+
+
+def test_a_stream_that_leaves_while_queued_never_blocks_the_model(client: openai.OpenAI, live_server) -> None:
+    import threading
+
+    model = live_server.app.state.engines.chat(TEST_CHAT)
+    auth = {"Authorization": f"Bearer {client.api_key}"}
+    with httpx.Client(timeout=60) as http, http.stream(
+        "POST", f"{live_server.url}/v1/chat/completions", json={**LONG, "stream": True}, headers=auth
+    ) as first:
+        lines = first.iter_lines()  # keep the iterator: dropping it would close the connection
+        next(lines)  # the first request now holds the model
+
+        outcome: list[str] = []
+
+        def queued() -> None:
+            try:
+                httpx.post(f"{live_server.url}/v1/chat/completions", json={**LONG, "stream": True},
+                           headers=auth, timeout=1.0)
+                outcome.append("answered")
+            except httpx.ReadTimeout:
+                outcome.append("left while queued")
+
+        waiter = threading.Thread(target=queued)
+        waiter.start()
+        waiter.join(10)
+        assert outcome == ["left while queued"]
+        assert model.busy
+    # the first client left too; the queued one must not run its 1500 tokens for nobody
+    assert _wait_free(model, 8), "a request whose client left kept the model busy"

@@ -19,7 +19,7 @@ def test_database_uses_wal(tmp_path: Path) -> None:
     db.migrate()  # idempotent
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
 
 
 def test_add_authenticate_disable(accounts: Accounts) -> None:

@@ -181,3 +181,48 @@ async def test_embedding_errors(api: httpx.AsyncClient, body: dict, status: int,
     r = await api.post("/v1/embeddings", json=body)
     assert r.status_code == status
     assert r.json()["error"]["param"] == param
+
+
+async def test_chunked_body_over_the_limit_is_413(api: httpx.AsyncClient) -> None:
+    async def chunks():
+        for _ in range(12):
+            yield b"x" * (1024 * 1024)
+
+    r = await api.post("/v1/chat/completions", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+
+async def test_empty_stop_string_is_ignored(api: httpx.AsyncClient) -> None:
+    r = (await api.post("/v1/chat/completions", json=chat_body(stop=""))).json()
+    assert r["choices"][0]["message"]["content"] == "Echo: Guten Morgen Welt"
+
+
+async def test_lone_surrogate_is_422_not_500(api: httpx.AsyncClient) -> None:
+    body = b'{"messages": [{"role": "user", "content": "Hallo \\ud800"}]}'
+    r = await api.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "messages.0.content"
+    r = await api.post("/v1/embeddings", content=b'{"input": "\\udfff"}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+
+
+async def test_accept_language_weights(api: httpx.AsyncClient) -> None:
+    async def message(lang: str) -> str:
+        r = await api.post("/v1/chat/completions", json=chat_body(model="nope"), headers={"Accept-Language": lang})
+        return r.json()["error"]["message"]
+
+    assert "gibt es hier nicht" in await message("de-DE,de;q=0.9,en;q=0.8")
+    assert "does not exist" in await message("en-GB,en;q=0.9,de;q=0.5")
+    assert "gibt es hier nicht" in await message("en;q=0.3,de;q=0.7")
+    assert "gibt es hier nicht" in await message("fr")
+
+
+async def test_unknown_api_paths_keep_the_envelope_with_the_ui_mounted(settings, fake_engines) -> None:
+    app = create_app(settings, engines=fake_engines)  # the web UI is mounted at "/"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box") as c:
+        r = await c.get("/v1/nope")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = await c.get("/api/collections/x/y")
+        assert r.status_code == 404 and "error" in r.json()
+        r = await c.get("/v1/chat/completions")
+        assert r.status_code == 405
+        assert r.json()["error"]["type"] == "invalid_request_error" and "POST" in r.headers["allow"]

@@ -73,6 +73,7 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert f"Port {port}" in r.stderr and "belegt" in r.stderr and f"APPLIANCE__SERVER__PORT={port + 1}" in r.stderr
 
 
+@pytest.mark.models
 def test_serve_and_verify_refuse_a_corrupt_model(tmp_path: Path) -> None:
     models = tmp_path / "models" / TEST_CHAT
     models.mkdir(parents=True)
@@ -94,6 +95,7 @@ def test_serve_and_verify_refuse_a_corrupt_model(tmp_path: Path) -> None:
     assert "fehlt" in r.stdout
 
 
+@pytest.mark.models
 def test_models_verify_and_list_the_real_defaults(tmp_path: Path) -> None:
     r = run(["models", "verify", TEST_CHAT, "all-minilm-l6-v2"], tmp_path / "d")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -106,6 +108,7 @@ def test_help(tmp_path: Path, args: list[str]) -> None:
     assert run(args, tmp_path / "d").returncode == 0
 
 
+@pytest.mark.models
 def test_doctor_reports_models_and_telemetry(tmp_path: Path) -> None:
     env = {"APPLIANCE__MODELS__CHAT": f'["{TEST_CHAT}"]'}
     (tmp_path / "d").mkdir()

@@ -70,3 +70,18 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPLIANCE_CONFIG", str(example))
     s = load_settings()
     assert s.server.port == 8080
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"APPLIANCE__MODELS__CHAT": '["smollm2-135m-instruct-q4_1", "smollm2-135m-instruct-q4_1"]'}, "doppelt"),
+        ({"APPLIANCE__MODELS__CONTEXT_SIZE": "1024", "APPLIANCE__UI__MAX_ANSWER_TOKENS": "1024"},
+         "ui.max_answer_tokens"),
+    ],
+)
+def test_inconsistent_values_stop_start_up(monkeypatch: pytest.MonkeyPatch, env: dict, message: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()

@@ -87,3 +87,36 @@ async def test_language_switch(web: httpx.AsyncClient) -> None:
     assert (await web.get("/lang/en?next=//evil.example")).headers["location"] == "/"
     await web.get("/lang/de")
     assert "Anmelden" in (await web.get("/login")).text
+
+
+@pytest.fixture
+async def remote(settings, fake_engines):
+    """A browser on another device in the facility's network."""
+    app = create_app(settings, engines=fake_engines)
+    transport = httpx.ASGITransport(app=app, client=("192.168.1.20", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://box") as client:
+        client.app = app
+        yield client
+
+
+async def test_first_run_from_another_device_needs_the_setup_code(remote: httpx.AsyncClient) -> None:
+    page = await remote.get("/setup")
+    assert "Einrichtungscode" in page.text
+    form = {"name": "leitung", "password": "geheim123", "password2": "geheim123"}
+    r = await remote.post("/setup", data=form)
+    assert r.status_code == 403 and remote.app.state.accounts.count() == 0
+    r = await remote.post("/setup", data={**form, "code": "FALSCH"})
+    assert r.status_code == 403 and "stimmt nicht" in r.text
+    r = await remote.post("/setup", data={**form, "code": remote.app.state.setup_code.lower()})
+    assert r.status_code == 303 and remote.app.state.accounts.count() == 1
+
+
+async def test_login_attempts_are_throttled(remote: httpx.AsyncClient) -> None:
+    remote.app.state.accounts.add("anna", "staff", "geheim123")
+    for _ in range(5):
+        assert (await remote.post("/login", data={"name": "anna", "password": "falsch"})).status_code == 401
+    r = await remote.post("/login", data={"name": "anna", "password": "geheim123"})
+    assert r.status_code == 429 and "Zu viele Fehlversuche" in r.text
+    # another name from the same device is not blocked
+    remote.app.state.accounts.add("bert", "staff", "geheim123")
+    assert (await remote.post("/login", data={"name": "bert", "password": "geheim123"})).status_code == 303

@@ -1,0 +1,48 @@
+"""Pure ASGI middleware (not BaseHTTPMiddleware, which hides client disconnects from the app)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appliance.errors import ApiError, error_response
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, limit_mb: int) -> None:
+        super().__init__(413, f"Die Anfrage ist zu groß (höchstens {limit_mb} MB).",
+                         f"Request too large (at most {limit_mb} MB).", code="request_too_large")
+
+
+class BodyLimit:
+    """Refuse bodies over the limit: by Content-Length at once, and by counting chunked uploads."""
+
+    def __init__(self, app: ASGIApp, limit_mb: int) -> None:
+        self.app = app
+        self.limit_mb = limit_mb
+        self.max_bytes = limit_mb * 1024 * 1024
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            request = Request(scope)
+            await error_response(request, BodyTooLarge(self.limit_mb))(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI turns errors while reading a body into a 400; the mark lets the
+                    # error handler answer with the real reason, 413
+                    scope.setdefault("state", {})["body_too_large"] = self.limit_mb
+                    raise BodyTooLarge(self.limit_mb)
+            return message
+
+        await self.app(scope, counted, send)

@@ -1,0 +1,188 @@
+"""The handbook index: documents and chunks in SQLite (with an FTS5 keyword index) plus vectors.
+
+Lifecycle rules:
+- a document becomes visible to search only when it is complete (status 'ready');
+- a changed file replaces its old version in one SQLite transaction;
+- a document left half-written (status 'indexing', e.g. after a crash) is purged by recover().
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from rag.chunking import Chunk
+from rag.vectors import VectorStore
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str
+    collection: str
+    filename: str
+    title: str
+    sha256: str
+    media_type: str
+    size: int
+    pages: int
+    chunks: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: str
+    document_id: str
+    collection: str
+    title: str
+    text: str
+    section: str
+    pages: list[int]
+    page: int | None
+
+
+_DOC_COLUMNS = "id, collection, filename, title, sha256, media_type, size, pages, chunks, status, created_at"
+
+
+def _doc(row) -> DocumentInfo:
+    created = row.created_at
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    return DocumentInfo(row.id, row.collection, row.filename, row.title, row.sha256, row.media_type, row.size,
+                        row.pages, row.chunks, row.status, created)
+
+
+class HandbookIndex:
+    def __init__(self, engine: Engine, vectors: VectorStore) -> None:
+        self.engine = engine
+        self.vectors = vectors
+
+    # -- collections --------------------------------------------------------------------------
+
+    def collections(self) -> list[tuple[str, list[str]]]:
+        with self.engine.connect() as c:
+            rows = c.execute(text("SELECT name, roles FROM hb_collections ORDER BY name")).all()
+        return [(r.name, json.loads(r.roles)) for r in rows]
+
+    def ensure_collection(self, name: str, roles: list[str] | None = None) -> None:
+        with self.engine.begin() as c:
+            exists = c.execute(text("SELECT 1 FROM hb_collections WHERE name = :n"), {"n": name}).first()
+            if exists is None:
+                c.execute(text("INSERT INTO hb_collections (name, roles, created_at) VALUES (:n, :r, :t)"),
+                          {"n": name, "r": json.dumps(roles or []), "t": _now()})
+            elif roles is not None:
+                c.execute(text("UPDATE hb_collections SET roles = :r WHERE name = :n"),
+                          {"n": name, "r": json.dumps(roles)})
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def documents(self, collection: str) -> list[DocumentInfo]:
+        with self.engine.connect() as c:
+            rows = c.execute(text(f"SELECT {_DOC_COLUMNS} FROM hb_documents WHERE collection = :c AND status = 'ready'"
+                                  " ORDER BY title"), {"c": collection}).all()
+        return [_doc(r) for r in rows]
+
+    def document(self, document_id: str) -> DocumentInfo | None:
+        with self.engine.connect() as c:
+            row = c.execute(text(f"SELECT {_DOC_COLUMNS} FROM hb_documents WHERE id = :i"), {"i": document_id}).first()
+        return _doc(row) if row else None
+
+    def find(self, collection: str, filename: str) -> DocumentInfo | None:
+        with self.engine.connect() as c:
+            row = c.execute(text(f"SELECT {_DOC_COLUMNS} FROM hb_documents WHERE collection = :c AND filename = :f"
+                                 " AND status = 'ready'"), {"c": collection, "f": filename}).first()
+        return _doc(row) if row else None
+
+    def add(self, info: DocumentInfo, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Write a complete new version; it replaces the ready document with the same file name."""
+        ids = [f"{info.id}-{c.index:05d}" for c in chunks]
+        with self.engine.begin() as c:
+            c.execute(text(f"INSERT INTO hb_documents ({_DOC_COLUMNS}) VALUES (:id, :collection, :filename, :title,"
+                           " :sha256, :media_type, :size, :pages, :chunks, 'indexing', :created_at)"),
+                      {**info.__dict__})
+            c.execute(text("INSERT INTO hb_chunks (id, document_id, collection, idx, text, section, pages, page)"
+                           " VALUES (:id, :d, :c, :i, :t, :s, :p, :pg)"),
+                      [{"id": cid, "d": info.id, "c": info.collection, "i": ch.index, "t": ch.text, "s": ch.section,
+                        "p": json.dumps(ch.pages), "pg": ch.page} for cid, ch in zip(ids, chunks, strict=True)])
+        self.vectors.add(ids, vectors, [{"collection": info.collection, "document_id": info.id} for _ in ids])
+        with self.engine.begin() as c:
+            c.execute(text("INSERT INTO hb_chunks_fts (text, section, title, chunk_id) VALUES (:t, :s, :ti, :id)"),
+                      [{"t": ch.text, "s": ch.section, "ti": info.title, "id": cid}
+                       for cid, ch in zip(ids, chunks, strict=True)])
+            old = [r.id for r in c.execute(text(
+                "SELECT id FROM hb_documents WHERE collection = :c AND filename = :f AND status = 'ready'"),
+                {"c": info.collection, "f": info.filename}).all()]
+            for old_id in old:
+                self._delete_rows(c, old_id)
+            c.execute(text("UPDATE hb_documents SET status = 'ready' WHERE id = :i"), {"i": info.id})
+        for old_id in old:
+            self.vectors.delete_document(old_id)
+
+    def delete(self, document_id: str) -> bool:
+        with self.engine.begin() as c:
+            found = c.execute(text("SELECT 1 FROM hb_documents WHERE id = :i"), {"i": document_id}).first()
+            if found is None:
+                return False
+            self._delete_rows(c, document_id)
+        self.vectors.delete_document(document_id)
+        return True
+
+    @staticmethod
+    def _delete_rows(c, document_id: str) -> None:
+        c.execute(text("DELETE FROM hb_chunks_fts WHERE chunk_id IN (SELECT id FROM hb_chunks WHERE document_id = :i)"),
+                  {"i": document_id})
+        c.execute(text("DELETE FROM hb_chunks WHERE document_id = :i"), {"i": document_id})
+        c.execute(text("DELETE FROM hb_documents WHERE id = :i"), {"i": document_id})
+
+    def recover(self) -> list[str]:
+        """Remove every document an interrupted ingestion left behind."""
+        with self.engine.connect() as c:
+            stale = [r.id for r in c.execute(text("SELECT id FROM hb_documents WHERE status != 'ready'")).all()]
+        for document_id in stale:
+            self.delete(document_id)
+        return stale
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def keyword(self, query_terms: list[str], collections: list[str], n: int) -> list[tuple[str, float]]:
+        """(chunk id, bm25 score: higher is better) for ready documents in the collections."""
+        terms = [t.replace('"', "") for t in query_terms if len(t) >= 3]
+        if not terms or not collections:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        names = ", ".join(f":c{i}" for i in range(len(collections)))
+        sql = text(
+            "SELECT f.chunk_id AS id, -bm25(hb_chunks_fts, 1.0, 0.5, 0.5) AS score FROM hb_chunks_fts f"
+            " JOIN hb_chunks k ON k.id = f.chunk_id JOIN hb_documents d ON d.id = k.document_id"
+            f" WHERE hb_chunks_fts MATCH :m AND d.status = 'ready' AND k.collection IN ({names})"
+            " ORDER BY score DESC LIMIT :n"
+        )
+        params = {"m": match, "n": n, **{f"c{i}": c for i, c in enumerate(collections)}}
+        with self.engine.connect() as c:
+            return [(r.id, float(r.score)) for r in c.execute(sql, params).all()]
+
+    def chunks(self, ids: list[str]) -> dict[str, ChunkRow]:
+        """Chunks by id, only of ready documents (a half-written one never reaches an answer)."""
+        if not ids:
+            return {}
+        names = ", ".join(f":i{n}" for n in range(len(ids)))
+        sql = text(
+            "SELECT k.id, k.document_id, k.collection, d.title, k.text, k.section, k.pages, k.page FROM hb_chunks k"
+            f" JOIN hb_documents d ON d.id = k.document_id WHERE d.status = 'ready' AND k.id IN ({names})"
+        )
+        with self.engine.connect() as c:
+            rows = c.execute(sql, {f"i{n}": i for n, i in enumerate(ids)}).all()
+        return {r.id: ChunkRow(r.id, r.document_id, r.collection, r.title, r.text, r.section, json.loads(r.pages),
+                               r.page) for r in rows}
+
+    def chunk_count(self, document_id: str) -> int:
+        with self.engine.connect() as c:
+            return c.execute(text("SELECT count(*) FROM hb_chunks WHERE document_id = :i"), {"i": document_id}).scalar()

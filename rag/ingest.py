@@ -1,0 +1,89 @@
+"""Ingestion: parse -> clean -> chunk -> embed -> index, with progress and a content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from models.embeddings import Embedder
+from rag.chunking import chunk_document
+from rag.documents import ParseError
+from rag.index import DocumentInfo, HandbookIndex, _now
+from rag.parsers import parse
+
+Progress = Callable[[str, float], None]
+"""Called with a stage ('parse', 'embed', 'index') and the share done (0..1)."""
+
+EMBED_BATCH = 32
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document: DocumentInfo
+    status: str  # 'added', 'replaced', 'unchanged'
+
+
+def safe_filename(name: str) -> str:
+    """The bare file name: no folders, no traversal, NFC, at most 200 characters."""
+    base = PurePath(name.replace("\\", "/")).name
+    base = unicodedata.normalize("NFC", base).strip().lstrip(".")
+    if not base or base in (".", ".."):
+        raise ParseError("Ungültiger Dateiname.", code="invalid_filename")
+    return base[:200]
+
+
+def _noop(_: str, __: float) -> None:
+    return None
+
+
+class Ingestor:
+    def __init__(self, index: HandbookIndex, embedder: Embedder, originals: Path) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.originals = originals
+
+    def original_path(self, document_id: str, filename: str) -> Path:
+        return self.originals / f"{document_id}{PurePath(filename).suffix.lower()}"
+
+    def ingest(self, collection: str, filename: str, data: bytes, progress: Progress = _noop) -> IngestResult:
+        filename = safe_filename(filename)
+        digest = hashlib.sha256(data).hexdigest()
+        previous = self.index.find(collection, filename)
+        if previous is not None and previous.sha256 == digest:
+            progress("index", 1.0)
+            return IngestResult(previous, "unchanged")
+        progress("parse", 0.0)
+        parsed = parse(data, filename)
+        chunks = chunk_document(parsed)
+        progress("parse", 1.0)
+        texts = [f"{parsed.title}. {c.section}\n{c.text}" if c.section else f"{parsed.title}\n{c.text}"
+                 for c in chunks]
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(self.embedder.embed(texts[start:start + EMBED_BATCH]))
+            progress("embed", min(1.0, (start + EMBED_BATCH) / max(1, len(texts))))
+        document_id = hashlib.sha256(f"{collection}\0{filename}\0{digest}".encode()).hexdigest()[:32]
+        info = DocumentInfo(document_id, collection, filename, parsed.title[:255], digest, parsed.media_type,
+                            len(data), parsed.page_count, len(chunks), "indexing", _now())
+        self.index.ensure_collection(collection)
+        self.originals.mkdir(parents=True, exist_ok=True)
+        stored = self.original_path(document_id, filename)
+        tmp = stored.with_suffix(stored.suffix + ".partial")
+        tmp.write_bytes(data)
+        tmp.replace(stored)
+        progress("index", 0.0)
+        self.index.add(info, chunks, vectors)
+        if previous is not None:
+            self.original_path(previous.id, previous.filename).unlink(missing_ok=True)
+        progress("index", 1.0)
+        return IngestResult(self.index.document(document_id) or info, "replaced" if previous else "added")
+
+    def delete(self, document_id: str) -> bool:
+        info = self.index.document(document_id)
+        if info is None or not self.index.delete(document_id):
+            return False
+        self.original_path(document_id, info.filename).unlink(missing_ok=True)
+        return True
