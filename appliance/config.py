@@ -72,6 +72,15 @@ class ModelSettings(Section):
         return model_id or None
 
 
+class HandbookSettings(Section):
+    max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest handbook file in MB (larger: 413).")
+    top_k: int = Field(5, ge=1, le=20, description="Passages given to the chat model for an answer.")
+    min_similarity: float = Field(
+        0.3, ge=0.0, le=1.0, description="Vector similarity a passage needs without a keyword match."
+    )
+    sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
+
+
 class UISettings(Section):
     language: Literal["de", "en"] = Field("de", description="Default language of the web UI.")
     max_answer_tokens: int = Field(
@@ -113,6 +122,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    handbooks: HandbookSettings = Field(default_factory=HandbookSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -11,6 +11,7 @@ from appliance.chat_service import ChatService
 from appliance.config import Settings
 from appliance.engines import Engines
 from appliance.errors import ApiError
+from appliance.handbooks_service import HandbookService
 
 SESSION_USER = "user_id"
 SESSION_STAMP = "stamp"
@@ -35,6 +36,19 @@ def get_engines(request: Request) -> Engines:
 
 def get_chat(engines: Annotated[Engines, Depends(get_engines)]) -> ChatService:
     return ChatService(engines)
+
+
+def get_handbooks(request: Request) -> HandbookService:
+    handbooks = request.app.state.handbooks
+    if handbooks is None:
+        if request.app.state.engines is not None:
+            raise ApiError(503, "Handbücher sind ausgeschaltet: es ist kein Embedding-Modell eingestellt"
+                           " (models.embedding).", "Handbooks are off: no embedding model is configured.",
+                           code="handbooks_off")
+        raise ApiError(503, "Die Modelle werden noch geladen. Bitte kurz warten.",
+                       "The models are still loading. Please wait a moment.", code="not_ready",
+                       headers={"Retry-After": "5"})
+    return handbooks
 
 
 def principal_from_request(request: Request, accounts: Accounts) -> Principal | None:
@@ -69,4 +83,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 EnginesDep = Annotated[Engines, Depends(get_engines)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+HandbooksDep = Annotated[HandbookService, Depends(get_handbooks)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

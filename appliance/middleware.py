@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.errors import ApiError, error_response
+
+UPLOAD_PATH = re.compile(r"^/api/collections/[^/]+/documents$")
 
 
 class BodyTooLarge(ApiError):
@@ -17,19 +21,22 @@ class BodyTooLarge(ApiError):
 class BodyLimit:
     """Refuse bodies over the limit: by Content-Length at once, and by counting chunked uploads."""
 
-    def __init__(self, app: ASGIApp, limit_mb: int) -> None:
+    def __init__(self, app: ASGIApp, limit_mb: int, uploads_mb: int | None = None) -> None:
         self.app = app
-        self.limit_mb = limit_mb
-        self.max_bytes = limit_mb * 1024 * 1024
+        self.default_mb = limit_mb
+        self.uploads_mb = uploads_mb or limit_mb
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # handbook uploads may be larger than other requests; the service names its own limit
+        limit_mb = self.uploads_mb if UPLOAD_PATH.match(scope["path"]) else self.default_mb
+        max_bytes = limit_mb * 1024 * 1024
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
+        if length.isdigit() and int(length) > max_bytes:
             request = Request(scope)
-            await error_response(request, BodyTooLarge(self.limit_mb))(scope, receive, send)
+            await error_response(request, BodyTooLarge(limit_mb))(scope, receive, send)
             return
         received = 0
 
@@ -38,11 +45,11 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # FastAPI turns errors while reading a body into a 400; the mark lets the
                     # error handler answer with the real reason, 413
-                    scope.setdefault("state", {})["body_too_large"] = self.limit_mb
-                    raise BodyTooLarge(self.limit_mb)
+                    scope.setdefault("state", {})["body_too_large"] = limit_mb
+                    raise BodyTooLarge(limit_mb)
             return message
 
         await self.app(scope, counted, send)

@@ -18,7 +18,7 @@ from appliance.db import Database
 from appliance.engines import Engines, load_engines
 from appliance.errors import install_error_handlers
 from appliance.middleware import BodyLimit
-from appliance.routers import chat, embeddings, health, openai_models
+from appliance.routers import chat, embeddings, handbooks, health, openai_models
 from appliance.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         try:
             yield
         finally:
+            if app.state.handbooks is not None:
+                app.state.handbooks.close()
             if loader is not None:  # we loaded the models, so we close them; given engines stay open
                 loader.cancel()
                 if app.state.engines is not None:
@@ -83,6 +85,9 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.db = db
     app.state.accounts = Accounts(db)
     app.state.engines = engines
+    app.state.handbooks = None
+    if engines is not None:
+        attach_handbooks(app, settings, db, engines)
     app.state.load_error = None
     app.state.login_throttle = LoginThrottle()
     app.state.setup_code = secrets.token_hex(4).upper()
@@ -92,14 +97,15 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
                     settings.server.port, app.state.setup_code)
 
     install_error_handlers(app)
-    for router in (health.router, openai_models.router, chat.router, embeddings.router):
+    for router in (health.router, openai_models.router, chat.router, embeddings.router, handbooks.router):
         app.include_router(router)
     app.include_router(health.fallback)  # after every API router, before the UI at "/"
     if mount_ui:
         from ui.mount import mount_ui as _mount_ui
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
-    app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb)
+    app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
+                       uploads_mb=settings.handbooks.max_upload_mb + 1)
     # added last, so it is the outermost middleware and every other one sees the session
     app.add_middleware(
         SessionMiddleware,
@@ -111,9 +117,19 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     return app
 
 
+def attach_handbooks(app: FastAPI, settings: Settings, db: Database, engines: Engines) -> None:
+    """Handbooks need the embedding model; without one they stay off (503 with the reason)."""
+    if engines.embedder is not None:
+        from appliance.handbooks_service import HandbookService
+
+        app.state.handbooks = HandbookService(settings, db.engine, engines.embedder)
+
+
 async def _load(app: FastAPI, settings: Settings) -> None:
     try:
-        app.state.engines = await asyncio.to_thread(load_engines, settings)
+        engines = await asyncio.to_thread(load_engines, settings)
+        await asyncio.to_thread(attach_handbooks, app, settings, app.state.db, engines)
+        app.state.engines = engines
         log.info("ready: %s", ", ".join(app.state.engines.entries))
     except Exception as exc:  # reported by /readyz and in the log; the process stays up for it
         app.state.load_error = str(exc)

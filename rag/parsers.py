@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable
 from pathlib import PurePath
 
@@ -105,7 +106,7 @@ def parse_docx(data: bytes, title: str) -> ParsedDocument:
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ParseError(f"Die Word-Datei ist beschädigt oder unlesbar ({type(exc).__name__}).") from None
     blocks = []
     for para in document.paragraphs:

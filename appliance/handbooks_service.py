@@ -1,0 +1,203 @@
+"""Handbooks for the API, the UI and the CLI: collections, uploads as jobs, search and answers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from appliance.accounts import Principal, Role
+from appliance.chat_service import ChatService
+from appliance.config import Settings
+from appliance.errors import ApiError
+from appliance.jobs import Job, Jobs
+from models.chat import Message, SamplingParams, TextDelta
+from models.embeddings import Embedder
+from rag.answer import NOTHING_FOUND, build_messages, citations, relevant
+from rag.documents import ParseError
+from rag.index import DocumentInfo, HandbookIndex
+from rag.ingest import Ingestor, safe_filename
+from rag.parsers import media_type_for
+from rag.search import Hit, Retriever
+from rag.vectors import VectorStore
+
+MANAGERS = {Role.facility_admin, Role.it_admin}
+COLLECTION_RE = re.compile(r"^[\w][\w .-]{0,62}[\w]$|^\w$")
+MAX_QUESTION = 2000
+
+
+def parse_error(exc: Exception) -> ApiError:
+    if isinstance(exc, ParseError):
+        return ApiError(exc.status, str(exc), str(exc), code=exc.code, param="file")
+    return ApiError(500, f"Die Datei konnte nicht verarbeitet werden ({type(exc).__name__}).",
+                    f"The file could not be processed ({type(exc).__name__}).", code="ingest_failed")
+
+
+def doc_json(d: DocumentInfo) -> dict[str, Any]:
+    out = asdict(d)
+    out["created_at"] = d.created_at.isoformat(timespec="seconds")
+    return out
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    return {"document_id": h.document_id, "title": h.title, "page": h.page, "section": h.section,
+            "text": h.text, "score": round(h.score, 6)}
+
+
+class HandbookService:
+    def __init__(self, settings: Settings, engine, embedder: Embedder) -> None:
+        data = settings.storage.data_dir
+        self.settings = settings.handbooks
+        self.index = HandbookIndex(engine, VectorStore(data / "chroma"))
+        self.ingestor = Ingestor(self.index, embedder, data / "documents")
+        self.retriever = Retriever(self.index, embedder)
+        self.jobs = Jobs()
+        self.index.recover()
+
+    # -- access ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        name = unicodedata.normalize("NFC", name.strip())
+        if not COLLECTION_RE.match(name):
+            raise ApiError(422, "Ungültiger Name der Sammlung: 1 bis 64 Zeichen aus Buchstaben, Ziffern, Leerzeichen,"
+                           " Punkt und Bindestrich.", "Invalid collection name.", code="invalid_value", param="name")
+        return name
+
+    def readable(self, principal: Principal) -> list[str]:
+        return [name for name, roles in self.index.collections() if not roles or principal.role.value in roles]
+
+    def require_read(self, principal: Principal, collection: str) -> str:
+        collection = unicodedata.normalize("NFC", collection)
+        if collection not in self.readable(principal):
+            raise ApiError(404, f"Die Sammlung '{collection}' gibt es nicht (oder sie ist für Sie nicht freigegeben).",
+                           f"The collection '{collection}' does not exist (or is not shared with you).",
+                           code="collection_not_found", param="collection")
+        return collection
+
+    @staticmethod
+    def require_manager(principal: Principal) -> None:
+        if principal.role not in MANAGERS:
+            raise ApiError(403, "Handbücher verwalten darf nur die Einrichtungsleitung (facility_admin) oder die IT.",
+                           "Only facility admins or IT may manage handbooks.", code="forbidden")
+
+    # -- collections and documents ------------------------------------------------------------
+
+    def collections(self, principal: Principal) -> list[dict[str, Any]]:
+        return [{"name": name, "roles": roles, "documents": len(self.index.documents(name))}
+                for name, roles in self.index.collections() if not roles or principal.role.value in roles]
+
+    def create_collection(self, principal: Principal, name: str, roles: list[str]) -> dict[str, Any]:
+        self.require_manager(principal)
+        name = self.check_name(name)
+        for role in roles:
+            if role not in {r.value for r in Role}:
+                raise ApiError(422, f"Unbekannte Rolle '{role}'.", f"Unknown role '{role}'.", code="invalid_value",
+                               param="roles")
+        self.index.ensure_collection(name, roles)
+        return {"name": name, "roles": roles, "documents": len(self.index.documents(name))}
+
+    def documents(self, principal: Principal, collection: str) -> list[dict[str, Any]]:
+        return [doc_json(d) for d in self.index.documents(self.require_read(principal, collection))]
+
+    def upload(self, principal: Principal, collection: str, filename: str, data: bytes) -> Job:
+        """Check what can be checked at once (type, size, name), then ingest in the background."""
+        self.require_manager(principal)
+        collection = self.check_name(collection)
+        try:
+            filename = safe_filename(filename or "")
+            media_type_for(filename)
+        except ParseError as exc:
+            raise parse_error(exc) from None
+        limit = self.settings.max_upload_mb
+        if len(data) > limit * 1024 * 1024:
+            raise ApiError(413, f"Die Datei ist zu groß (höchstens {limit} MB).",
+                           f"File too large (at most {limit} MB).", code="file_too_large", param="file")
+        if not data:
+            raise ApiError(422, "Die Datei ist leer (0 Byte).", "The file is empty (0 bytes).", code="empty_document",
+                           param="file")
+        self.index.ensure_collection(collection)
+
+        def work(job: Job) -> dict[str, Any]:
+            def progress(stage: str, share: float) -> None:
+                weights = {"parse": (0.0, 0.2), "embed": (0.2, 0.75), "index": (0.95, 0.05)}
+                start, span = weights.get(stage, (0.0, 1.0))
+                job.stage = stage
+                job.progress = round(start + span * share, 3)
+
+            result = self.ingestor.ingest(collection, filename, data, progress)
+            return {"status": result.status, "document": doc_json(result.document)}
+
+        def on_error(exc: Exception) -> dict[str, Any]:
+            err = parse_error(exc)
+            return {"message": err.de, "code": err.code, "status": err.status}
+
+        return self.jobs.submit("ingest", principal.user_id, work, on_error)
+
+    def job(self, principal: Principal, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None or (job.owner != principal.user_id and principal.role not in MANAGERS):
+            raise ApiError(404, "Diesen Auftrag gibt es nicht.", "No such job.", code="job_not_found")
+        return job
+
+    def delete(self, principal: Principal, collection: str, document_id: str) -> None:
+        self.require_manager(principal)
+        collection = self.require_read(principal, collection)
+        info = self.index.document(document_id)
+        if info is None or info.collection != collection or not self.ingestor.delete(document_id):
+            raise ApiError(404, "Dieses Dokument gibt es nicht.", "No such document.", code="document_not_found")
+
+    def original(self, principal: Principal, collection: str, document_id: str) -> tuple[Path, DocumentInfo]:
+        collection = self.require_read(principal, collection)
+        info = self.index.document(document_id)
+        if info is None or info.collection != collection or info.status != "ready":
+            raise ApiError(404, "Dieses Dokument gibt es nicht.", "No such document.", code="document_not_found")
+        return self.ingestor.original_path(info.id, info.filename), info
+
+    # -- search and answers -----------------------------------------------------------------
+
+    @staticmethod
+    def _question(text: str, field: str) -> str:
+        text = unicodedata.normalize("NFC", text or "").strip()
+        if not text:
+            raise ApiError(422, f"Feld '{field}' ist leer.", f"Field '{field}' is empty.", code="invalid_value",
+                           param=field)
+        if len(text) > MAX_QUESTION:
+            raise ApiError(422, f"Feld '{field}' ist zu lang ({len(text)} Zeichen, höchstens {MAX_QUESTION}).",
+                           f"Field '{field}' is too long ({len(text)} characters, at most {MAX_QUESTION}).",
+                           code="invalid_value", param=field)
+        return text
+
+    def search(self, principal: Principal, collection: str, query: str, k: int) -> list[Hit]:
+        collection = self.require_read(principal, collection)
+        return self.retriever.search(self._question(query, "query"), [collection], k)
+
+    def passages(self, principal: Principal, collection: str, question: str) -> tuple[str, list[Hit]]:
+        question = self._question(question, "question")
+        hits = self.search(principal, collection, question, self.settings.top_k)
+        return question, relevant(hits, self.settings.min_similarity)
+
+    async def ask(self, chat: ChatService, question: str, hits: list[Hit]) -> AsyncIterator[str]:
+        """The answer's text pieces; nothing at all is generated when no passage fits."""
+        if not hits:
+            yield NOTHING_FOUND
+            return
+        messages = [Message(role, content) for role, content in build_messages(question, hits)]
+        _, events = await chat.start(None, messages, SamplingParams(temperature=0.1, max_tokens=400))
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            await events.aclose()
+
+    @staticmethod
+    def answer_json(answer: str, hits: list[Hit]) -> dict[str, Any]:
+        return {"answer": answer.strip(), "citations": [asdict(c) for c in citations(answer, hits)],
+                "ai_generated": True}
+
+    def close(self) -> None:
+        self.jobs.shutdown()

@@ -1,0 +1,66 @@
+"""Background jobs with progress (handbook ingestion): one worker thread, status kept in memory."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    owner: int
+    status: str = "queued"  # queued, running, done, failed
+    stage: str = ""
+    progress: float = 0.0
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def public(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "owner"}
+
+
+class Jobs:
+    def __init__(self, keep: int = 200) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")  # one writer at a time
+        self._keep = keep
+
+    def submit(self, kind: str, owner: int, work: Callable[[Job], dict[str, Any]],
+               on_error: Callable[[Exception], dict[str, Any]]) -> Job:
+        job = Job(uuid.uuid4().hex, kind, owner)
+        with self._lock:
+            self._jobs[job.id] = job
+            for old in list(self._jobs)[: max(0, len(self._jobs) - self._keep)]:
+                if self._jobs[old].status in ("done", "failed"):
+                    del self._jobs[old]
+
+        def run() -> None:
+            job.status = "running"
+            try:
+                job.result = work(job)
+                job.progress = 1.0
+                job.status = "done"
+            except Exception as exc:  # reported through the job, never lost
+                job.error = on_error(exc)
+                job.status = "failed"
+
+        self._pool.submit(run)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def wait_idle(self) -> None:
+        self._pool.submit(lambda: None).result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,112 @@
+"""Handbook routes: collections, uploads (202 with a job), jobs, search, answers with sources."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from appliance.deps import ChatDep, HandbooksDep, PrincipalDep
+from appliance.handbooks_service import hit_json
+from appliance.openai_types import Utf8
+from appliance.routers.chat import ClosingStreamingResponse
+
+router = APIRouter(prefix="/api", tags=["handbooks"])
+
+
+class NewCollection(BaseModel):
+    name: Utf8
+    roles: list[str] = Field(default_factory=list, description="Roles that may read it; empty: everyone.")
+
+
+class SearchRequest(BaseModel):
+    query: Utf8
+    k: Annotated[int, Field(ge=1, le=50)] = 5
+
+
+class AskRequest(BaseModel):
+    question: Utf8
+    stream: bool = False
+
+
+@router.get("/collections")
+async def list_collections(handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"collections": handbooks.collections(who)}
+
+
+@router.post("/collections", status_code=201)
+async def create_collection(body: NewCollection, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return handbooks.create_collection(who, body.name, body.roles)
+
+
+@router.get("/collections/{collection}/documents")
+async def list_documents(collection: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"documents": handbooks.documents(who, collection)}
+
+
+@router.post("/collections/{collection}/documents", status_code=202)
+async def upload(collection: str, handbooks: HandbooksDep, who: PrincipalDep,
+                 file: Annotated[UploadFile, File()], title: Annotated[str, Form()] = "") -> JSONResponse:
+    data = await file.read()
+    job = handbooks.upload(who, collection, file.filename or title, data)
+    return JSONResponse({"job": job.public()}, status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
+
+
+@router.get("/jobs/{job_id}")
+async def job_status(job_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"job": handbooks.job(who, job_id).public()}
+
+
+@router.delete("/collections/{collection}/documents/{document_id}", status_code=204)
+async def delete_document(collection: str, document_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> Response:
+    await run_in_threadpool(handbooks.delete, who, collection, document_id)
+    return Response(status_code=204)
+
+
+@router.get("/collections/{collection}/documents/{document_id}/file")
+async def original(collection: str, document_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> FileResponse:
+    """The original file, shown in the browser (a PDF opens at #page=N)."""
+    path, info = handbooks.original(who, collection, document_id)
+    return FileResponse(path, media_type=info.media_type, filename=info.filename, content_disposition_type="inline")
+
+
+@router.post("/collections/{collection}/search")
+async def search(collection: str, body: SearchRequest, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    hits = await run_in_threadpool(handbooks.search, who, collection, body.query, body.k)
+    return {"results": [hit_json(h) for h in hits]}
+
+
+@router.post("/collections/{collection}/ask", response_model=None)
+async def ask(collection: str, body: AskRequest, handbooks: HandbooksDep, chat: ChatDep, who: PrincipalDep,
+              request: Request) -> dict[str, Any] | StreamingResponse:
+    question, hits = await run_in_threadpool(handbooks.passages, who, collection, body.question)
+    pieces = handbooks.ask(chat, question, hits)
+    if not body.stream:
+        answer = ""
+        try:
+            async for piece in pieces:
+                answer += piece
+                if await request.is_disconnected():
+                    break
+        finally:
+            await pieces.aclose()
+        return handbooks.answer_json(answer, hits)
+    first = await anext(pieces, "")  # errors before the first piece are real HTTP errors
+
+    async def events():
+        answer = first
+        try:
+            yield f"data: {json.dumps({'delta': first}, ensure_ascii=False)}\n\n"
+            async for piece in pieces:
+                answer += piece
+                yield f"data: {json.dumps({'delta': piece}, ensure_ascii=False)}\n\n"
+            yield f"data: {json.dumps(handbooks.answer_json(answer, hits), ensure_ascii=False)}\n\n"
+            yield "data: [DONE]\n\n"
+        finally:
+            await pieces.aclose()
+
+    return ClosingStreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,189 @@
+"""Handbooks end to end over the API: real embedder, real Chroma, real SQLite FTS5, real chat model."""
+
+import time
+import unicodedata
+
+import httpx
+import pytest
+
+from appliance.server import create_app
+from rag.answer import NOTHING_FOUND
+from tests.conftest import make_settings
+from tests.support import handbooks as hb
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture
+async def box(tmp_path, real_engines):
+    settings = make_settings(tmp_path / "data")
+    settings.handbooks.max_upload_mb = 2
+    app = create_app(settings, engines=real_engines, mount_ui=False)
+    accounts = app.state.accounts
+    accounts.add("leitung", "facility_admin", "geheim123")
+    accounts.add("pflege", "staff", "geheim123")
+    admin_key, _ = accounts.create_key("leitung")
+    staff_key, _ = accounts.create_key("pflege")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://box", timeout=120,
+                                 headers={"Authorization": f"Bearer {admin_key}"}) as admin, \
+            httpx.AsyncClient(transport=transport, base_url="http://box", timeout=120,
+                              headers={"Authorization": f"Bearer {staff_key}"}) as staff:
+        yield app, admin, staff
+    app.state.handbooks.close()
+
+
+async def upload(client: httpx.AsyncClient, name: str, data: bytes, collection: str = "Hygieneplan") -> dict:
+    r = await client.post(f"/api/collections/{collection}/documents", files={"file": (name, data)})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job"]["id"]
+    assert r.headers["location"] == f"/api/jobs/{job_id}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = (await client.get(f"/api/jobs/{job_id}")).json()["job"]
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("ingestion did not finish")
+
+
+async def search(client: httpx.AsyncClient, query: str, collection: str = "Hygieneplan") -> list[dict]:
+    r = await client.post(f"/api/collections/{collection}/search", json={"query": query, "k": 3})
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+async def test_upload_search_ask_replace_delete(box) -> None:
+    app, admin, staff = box
+    job = await upload(admin, "Hygieneplan.pdf", hb.make_pdf())
+    assert job["status"] == "done" and job["progress"] == 1.0
+    doc = job["result"]["document"]
+    assert (job["result"]["status"], doc["pages"], doc["title"]) == ("added", 4, "Hygieneplan")
+    listed = (await staff.get("/api/collections/Hygieneplan/documents")).json()["documents"]
+    assert [d["id"] for d in listed] == [doc["id"]]
+
+    # a German compound found inside a longer one, and the page it is on
+    results = await search(staff, "Desinfektionsmittel Norovirus")
+    assert results[0]["page"] == 3 and "Norovirus" in results[0]["text"]
+    assert results[0]["section"] == "3 Norovirus"
+    nfd = unicodedata.normalize("NFD", "Händedesinfektion")
+    assert (await search(staff, nfd))[0]["page"] == 2
+
+    # the original opens in the browser
+    original = await staff.get(f"/api/collections/Hygieneplan/documents/{doc['id']}/file")
+    assert original.status_code == 200 and original.headers["content-type"] == "application/pdf"
+
+    # an answer carries citations that point at real passages, or declines
+    r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "Was tun bei Verdacht auf Norovirus?"})
+    body = r.json()
+    assert r.status_code == 200 and body["answer"] and body["ai_generated"] is True
+    for c in body["citations"]:
+        assert c["document_id"] == doc["id"] and c["page"] in (1, 2, 3, 4) and c["quote"]
+
+    # the same file again changes nothing
+    again = await upload(admin, "Hygieneplan.pdf", hb.make_pdf())
+    assert again["result"]["status"] == "unchanged" and again["result"]["document"]["id"] == doc["id"]
+
+    # a changed file replaces the old version in one step
+    changed = hb.PAGES[:2] + [("3 Norovirus", "Bei Norovirus gilt ab sofort: Kohortenisolierung im Wohnbereich.")]
+    new = (await upload(admin, "Hygieneplan.pdf", hb.make_pdf(changed)))["result"]
+    assert new["status"] == "replaced" and new["document"]["id"] != doc["id"]
+    index = app.state.handbooks.index
+    assert index.vectors.count(doc["id"]) == 0 and index.chunk_count(doc["id"]) == 0
+    assert "Kohortenisolierung" in (await search(staff, "Norovirus Isolierung"))[0]["text"]
+    assert len((await staff.get("/api/collections/Hygieneplan/documents")).json()["documents"]) == 1
+
+    # deleting removes every chunk, vector and the original
+    new_id = new["document"]["id"]
+    assert (await staff.delete(f"/api/collections/Hygieneplan/documents/{new_id}")).status_code == 403
+    assert (await admin.delete(f"/api/collections/Hygieneplan/documents/{new_id}")).status_code == 204
+    assert await search(staff, "Norovirus") == []
+    assert index.vectors.count(new_id) == 0 and index.chunk_count(new_id) == 0
+    assert not list((app.state.settings.storage.data_dir / "documents").iterdir())
+    r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "Was tun bei Norovirus?"})
+    assert r.json() == {"answer": NOTHING_FOUND, "citations": [], "ai_generated": True}
+
+
+async def test_streamed_answer(box) -> None:
+    _, admin, staff = box
+    await upload(admin, "hygiene.md", hb.make_markdown())
+    body = {"question": "Wie lange wird das Händedesinfektionsmittel eingerieben?", "stream": True}
+    async with staff.stream("POST", "/api/collections/Hygieneplan/ask", json=body) as r:
+        assert r.status_code == 200
+        lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    import json
+
+    final = json.loads(lines[-2][6:])
+    deltas = "".join(json.loads(line[6:]).get("delta", "") for line in lines[:-2])
+    assert final["answer"] == deltas.strip() and "citations" in final
+
+
+async def test_every_format_and_the_bad_files(box) -> None:
+    _, admin, staff = box
+    for name, maker in (("h.docx", hb.make_docx), ("h.html", hb.make_html), ("h.epub", hb.make_epub),
+                        ("h.txt", lambda: "Wäsche wird bei 60 Grad gewaschen.".encode())):
+        assert (await upload(admin, name, maker(), "Formate"))["status"] == "done", name
+    assert len((await staff.get("/api/collections/Formate/documents")).json()["documents"]) == 4
+
+    failed = await upload(admin, "geschuetzt.pdf", hb.make_encrypted_pdf())
+    assert failed["status"] == "failed" and "verschlüsselt" in failed["error"]["message"]
+    failed = await upload(admin, "scan.pdf", hb.make_image_only_pdf())
+    assert failed["error"]["code"] == "no_text_layer"
+
+    r = await admin.post("/api/collections/Hygieneplan/documents", files={"file": ("bild.png", b"\x89PNG")})
+    assert r.status_code == 415 and r.json()["error"]["param"] == "file"
+    r = await admin.post("/api/collections/Hygieneplan/documents", files={"file": ("leer.pdf", b"")})
+    assert r.status_code == 422
+    r = await admin.post("/api/collections/Hygieneplan/documents", files={"file": ("gross.txt", b"x" * 2_200_000)})
+    assert r.status_code == 413 and "2 MB" in r.json()["error"]["message"]
+    r = await staff.post("/api/collections/Hygieneplan/documents", files={"file": ("h.md", b"# x\n\ny")})
+    assert r.status_code == 403
+
+    job = await upload(admin, "../../../etc/Hygiene.md", hb.make_markdown())
+    assert job["result"]["document"]["filename"] == "Hygiene.md"
+
+    r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "x" * 10_000})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "question"
+    r = await staff.post("/api/collections/Gibtsnicht/search", json={"query": "Norovirus"})
+    assert r.status_code == 404
+
+
+async def test_collections_are_readable_per_role(box) -> None:
+    _, admin, staff = box
+    r = await admin.post("/api/collections", json={"name": "Förderrichtlinien", "roles": ["facility_admin"]})
+    assert r.status_code == 201
+    await upload(admin, "foerder.md", b"# Antrag\n\nDer Antrag ist bis zum 31. Mai einzureichen.", "Förderrichtlinien")
+    names = [c["name"] for c in (await staff.get("/api/collections")).json()["collections"]]
+    assert "Förderrichtlinien" not in names
+    assert (await staff.post("/api/collections/Förderrichtlinien/search", json={"query": "Antrag"})).status_code == 404
+    assert (await search(admin, "Antrag", "Förderrichtlinien"))[0]["text"].startswith("Der Antrag")
+    r = await admin.post("/api/collections", json={"name": "x", "roles": ["chef"]})
+    assert r.status_code == 422
+
+
+def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) -> None:
+    from appliance.handbooks_service import HandbookService
+
+    settings = make_settings(tmp_path / "data")
+    app = create_app(settings, engines=real_engines, mount_ui=False)
+    service = app.state.handbooks
+    index = service.index
+    original_add = index.vectors.add
+
+    def crash_after_vectors(*args, **kwargs) -> None:
+        original_add(*args, **kwargs)
+        raise KeyboardInterrupt("power cut")
+
+    index.vectors.add = crash_after_vectors
+    with pytest.raises(KeyboardInterrupt):
+        service.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
+    index.vectors.add = original_add
+    assert index.documents("Hygieneplan") == []  # never visible to search
+    assert index.vectors.count() > 0  # but the half is on disk
+    service.close()
+    restarted = HandbookService(settings, app.state.db.engine, real_engines.embedder)  # recover() runs here
+    assert restarted.index.vectors.count() == 0
+    result = restarted.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
+    assert result.status == "added" and restarted.index.chunk_count(result.document.id) > 0
+    restarted.close()
