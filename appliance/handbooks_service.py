@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import rag
 from appliance.accounts import Principal, Role
 from appliance.chat_service import ChatService
 from appliance.config import Settings
@@ -27,6 +28,8 @@ from rag.vectors import VectorStore
 MANAGERS = {Role.facility_admin, Role.it_admin}
 COLLECTION_RE = re.compile(r"^[\w][\w .-]{0,62}[\w]$|^\w$")
 MAX_QUESTION = 2000
+SAMPLE_COLLECTION = "Pflegehandbuch"
+SAMPLE = Path(rag.__file__).parent / "samples" / "Beispiel-Pflegehandbuch.md"
 
 
 def parse_error(exc: Exception) -> ApiError:
@@ -198,6 +201,17 @@ class HandbookService:
     def answer_json(answer: str, hits: list[Hit]) -> dict[str, Any]:
         return {"answer": answer.strip(), "citations": [asdict(c) for c in citations(answer, hits)],
                 "ai_generated": True}
+
+    def offer_sample(self, data_dir: Path) -> None:
+        """A new box gets the sample handbook once, so a newcomer can try the assistant at once.
+        Removed by the facility, it does not come back."""
+        marker = data_dir / ".sample-offered"
+        if marker.exists() or self.index.documents(SAMPLE_COLLECTION):
+            return
+        marker.write_text("1")
+        self.index.ensure_collection(SAMPLE_COLLECTION)
+        self.jobs.submit("ingest", 0, lambda job: {"status": self.ingestor.ingest(
+            SAMPLE_COLLECTION, SAMPLE.name, SAMPLE.read_bytes()).status}, lambda exc: {"message": str(exc)})
 
     def close(self) -> None:
         self.jobs.shutdown()

@@ -4,6 +4,7 @@ Imported first by the ``appliance`` package, so these are set before chromadb, g
 huggingface_hub, transformers or sentence-transformers are imported anywhere in the process.
 """
 
+import logging
 import os
 
 TELEMETRY_ENV = {
@@ -19,10 +20,17 @@ TELEMETRY_ENV = {
 }
 
 
+# not telemetry, but noise on a terminal or in the service's log
+QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+
+
 def apply() -> None:
     """Force the switches: a value set elsewhere must not turn telemetry back on."""
     for key, value in TELEMETRY_ENV.items():
         os.environ[key] = value
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF is reported once, by us
 
 
 def state() -> dict[str, str | None]:

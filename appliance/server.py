@@ -123,6 +123,8 @@ def attach_handbooks(app: FastAPI, settings: Settings, db: Database, engines: En
         from appliance.handbooks_service import HandbookService
 
         app.state.handbooks = HandbookService(settings, db.engine, engines.embedder)
+        if settings.handbooks.sample:
+            app.state.handbooks.offer_sample(settings.storage.data_dir)
 
 
 async def _load(app: FastAPI, settings: Settings) -> None:

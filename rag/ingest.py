@@ -52,9 +52,10 @@ class Ingestor:
         filename = safe_filename(filename)
         digest = hashlib.sha256(data).hexdigest()
         previous = self.index.find(collection, filename)
-        if previous is not None and previous.sha256 == digest:
+        same = next((d for d in self.index.documents(collection) if d.sha256 == digest), None)
+        if same is not None:  # the same content, under this or another file name
             progress("index", 1.0)
-            return IngestResult(previous, "unchanged")
+            return IngestResult(same, "unchanged")
         progress("parse", 0.0)
         parsed = parse(data, filename)
         chunks = chunk_document(parsed)

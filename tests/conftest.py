@@ -57,12 +57,13 @@ def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "none.toml").write_text("")
 
 
-def make_settings(data_dir: Path, **models: object):
+def make_settings(data_dir: Path, sample: bool = False, **models: object):
     from appliance.config import Settings
 
     model_cfg = {"dir": MODELS_DIR, "chat": [TEST_CHAT], "embedding": TEST_EMBED, "context_size": 2048,
                  "threads": 2, "max_queue": 8, **models}
-    return Settings(storage={"data_dir": data_dir}, models=model_cfg)
+    return Settings(storage={"data_dir": data_dir}, models=model_cfg, handbooks={"sample": sample},
+                    ui={"max_answer_tokens": 1024})
 
 
 @pytest.fixture

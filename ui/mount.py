@@ -10,8 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from appliance.chat_service import ChatService
 from ui.auth_pages import router as auth_router
-from ui.chat_page import CSS, build_chat_page
 from ui.guard import UIGuard
+from ui.page import CSS, build_page
 from ui.session import UISession
 
 
@@ -26,7 +26,7 @@ def mount_ui(app: FastAPI) -> None:
         engines = app.state.engines
         return ChatService(engines) if engines is not None else None
 
-    page = build_chat_page(session, chat)
+    page = build_page(session, chat, lambda: app.state.handbooks)
     theme = gr.themes.Soft(
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"],
         font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"],

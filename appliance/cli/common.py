@@ -25,8 +25,8 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
-def accounts():
-    from appliance.accounts import Accounts
+def database():
+    """The data directory checked and the database at the newest schema."""
     from appliance.db import Database
     from appliance.server import DataDirError, prepare_data_dir
 
@@ -37,4 +37,10 @@ def accounts():
         fail(str(exc), 2)
     db = Database(s.database_url)
     db.migrate()
-    return Accounts(db)
+    return db
+
+
+def accounts():
+    from appliance.accounts import Accounts
+
+    return Accounts(database())

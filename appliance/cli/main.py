@@ -8,13 +8,16 @@ import socket
 import typer
 from rich.table import Table
 
-from appliance.cli import keys, models, users
+from appliance.cli import handbooks, keys, models, users
 from appliance.cli.common import err, fail, out, settings
 
-app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True)
+app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
+app.command("ingest")(handbooks.ingest)
+app.command("ask")(handbooks.ask)
 
 
 def port_free(host: str, port: int) -> str | None:

@@ -85,7 +85,7 @@ async def test_upload_search_ask_replace_delete(box) -> None:
     assert again["result"]["status"] == "unchanged" and again["result"]["document"]["id"] == doc["id"]
 
     # a changed file replaces the old version in one step
-    changed = hb.PAGES[:2] + [("3 Norovirus", "Bei Norovirus gilt ab sofort: Kohortenisolierung im Wohnbereich.")]
+    changed = [*hb.PAGES[:2], ("3 Norovirus", "Bei Norovirus gilt ab sofort: Kohortenisolierung im Wohnbereich.")]
     new = (await upload(admin, "Hygieneplan.pdf", hb.make_pdf(changed)))["result"]
     assert new["status"] == "replaced" and new["document"]["id"] != doc["id"]
     index = app.state.handbooks.index
@@ -187,3 +187,31 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
     result = restarted.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
     assert result.status == "added" and restarted.index.chunk_count(result.document.id) > 0
     restarted.close()
+
+
+def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> None:
+    from appliance.accounts import Principal, Role
+
+    settings = make_settings(tmp_path / "data", sample=True)
+    app = create_app(settings, engines=real_engines, mount_ui=False)
+    service = app.state.handbooks
+    service.jobs.wait_idle()
+    docs = service.index.documents("Pflegehandbuch")
+    assert [d.title for d in docs] == ["Beispiel-Pflegehandbuch (MUSTER)"]
+    staff = Principal(1, "pflege", Role.staff)
+    assert service.search(staff, "Pflegehandbuch", "Sturz Notruf", 3)[0].section.endswith("3 Sturz")
+    service.ingestor.delete(docs[0].id)  # the facility removes it ...
+    service.close()
+    again = create_app(settings, engines=real_engines, mount_ui=False).state.handbooks
+    again.jobs.wait_idle()
+    assert again.index.documents("Pflegehandbuch") == []  # ... and it does not come back
+    again.close()
+
+
+def test_the_same_content_under_another_name_is_not_added_twice(tmp_path, real_engines) -> None:
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
+    ingestor = app.state.handbooks.ingestor
+    first = ingestor.ingest("Hygieneplan", "hygiene.md", hb.make_markdown())
+    second = ingestor.ingest("Hygieneplan", "hygiene-kopie.md", hb.make_markdown())
+    assert second.status == "unchanged" and second.document.id == first.document.id
+    app.state.handbooks.close()
