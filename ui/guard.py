@@ -10,14 +10,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.session import UISession
 
-# Gradio's page template carries link-preview tags with addresses outside the box
+# Gradio's page template carries link-preview tags with addresses outside the box, and its config
+# carries example files for API docs (never fetched, but an address outside the box all the same)
 _PREVIEW_META = re.compile(r"<meta\s+(?:property|name)=\"(?:og|twitter):[^>]*>\s*", re.IGNORECASE)
+_EXAMPLE_URL = re.compile(r"https?://(?:github\.com|raw\.githubusercontent\.com|gradio\.app)/[^\"'\s\\]*")
 
 
 def localise_page(html: str, lang: str) -> str:
     """The page in the user's language (for screen readers) and without outside addresses."""
     html = re.sub(r'<html(\s+)lang="[a-z-]+"', f'<html\\1lang="{lang}"', html, count=1)
-    return _PREVIEW_META.sub("", html)
+    return _EXAMPLE_URL.sub("", _PREVIEW_META.sub("", html))
 
 
 class UIGuard:
