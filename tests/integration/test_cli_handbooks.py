@@ -47,7 +47,7 @@ def test_ingest_and_ask_without_a_service(tmp_path: Path, files: Path) -> None:
     assert r.returncode == 1 and "Gibtsnicht" in r.stderr
 
 
-def test_ingest_goes_through_the_running_service(live_server, files: Path) -> None:  # noqa: ANN001
+def test_ingest_goes_through_the_running_service(live_server, files: Path) -> None:
     data = live_server.app.state.settings.storage.data_dir
     r = cli(["ingest", str(files / "Hygieneplan.pdf"), "--collection", "Hygieneplan"], data, live_server.port)
     assert r.returncode == 0, r.stderr
