@@ -47,6 +47,7 @@ test: setup browser ## set up if needed, then ruff and every test (without netwo
 
 bench: setup ## measure the API against the raw libraries (results in docs/benchmarks.md)
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.handbooks
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .

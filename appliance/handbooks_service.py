@@ -58,7 +58,7 @@ class HandbookService:
         self.ingestor = Ingestor(self.index, embedder, data / "documents")
         self.retriever = Retriever(self.index, embedder)
         self.jobs = Jobs()
-        self.index.recover()
+        self.ingestor.recover()
 
     # -- access ---------------------------------------------------------------------------------
 

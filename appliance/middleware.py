@@ -9,7 +9,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.errors import ApiError, error_response
 
-UPLOAD_PATH = re.compile(r"^/api/collections/[^/]+/documents$")
+# handbook uploads through the API and through the web UI (Gradio's upload route)
+UPLOAD_PATH = re.compile(r"^(/api/collections/[^/]+/documents|/gradio_api/upload)$")
+MULTIPART_SLACK = 1024 * 1024  # form fields and boundaries around the file itself
 
 
 class BodyTooLarge(ApiError):
@@ -31,8 +33,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         # handbook uploads may be larger than other requests; the service names its own limit
-        limit_mb = self.uploads_mb if UPLOAD_PATH.match(scope["path"]) else self.default_mb
-        max_bytes = limit_mb * 1024 * 1024
+        upload = bool(UPLOAD_PATH.match(scope["path"]))
+        limit_mb = self.uploads_mb if upload else self.default_mb
+        max_bytes = limit_mb * 1024 * 1024 + (MULTIPART_SLACK if upload else 0)
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > max_bytes:
             request = Request(scope)

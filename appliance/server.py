@@ -105,7 +105,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
-                       uploads_mb=settings.handbooks.max_upload_mb + 1)
+                       uploads_mb=settings.handbooks.max_upload_mb)
     # added last, so it is the outermost middleware and every other one sees the session
     app.add_middleware(
         SessionMiddleware,

@@ -112,7 +112,7 @@ class HandbookIndex:
                            " VALUES (:id, :d, :c, :i, :t, :s, :p, :pg)"),
                       [{"id": cid, "d": info.id, "c": info.collection, "i": ch.index, "t": ch.text, "s": ch.section,
                         "p": json.dumps(ch.pages), "pg": ch.page} for cid, ch in zip(ids, chunks, strict=True)])
-        self.vectors.add(ids, vectors, [{"collection": info.collection, "document_id": info.id} for _ in ids])
+        self.vectors.add(info.collection, ids, vectors, info.id)
         with self.engine.begin() as c:
             c.execute(text("INSERT INTO hb_chunks_fts (text, section, title, chunk_id) VALUES (:t, :s, :ti, :id)"),
                       [{"t": ch.text, "s": ch.section, "ti": info.title, "id": cid}
@@ -124,15 +124,15 @@ class HandbookIndex:
                 self._delete_rows(c, old_id)
             c.execute(text("UPDATE hb_documents SET status = 'ready' WHERE id = :i"), {"i": info.id})
         for old_id in old:
-            self.vectors.delete_document(old_id)
+            self.vectors.delete_document(info.collection, old_id)
 
     def delete(self, document_id: str) -> bool:
         with self.engine.begin() as c:
-            found = c.execute(text("SELECT 1 FROM hb_documents WHERE id = :i"), {"i": document_id}).first()
+            found = c.execute(text("SELECT collection FROM hb_documents WHERE id = :i"), {"i": document_id}).first()
             if found is None:
                 return False
             self._delete_rows(c, document_id)
-        self.vectors.delete_document(document_id)
+        self.vectors.delete_document(found.collection, document_id)
         return True
 
     @staticmethod
@@ -142,13 +142,18 @@ class HandbookIndex:
         c.execute(text("DELETE FROM hb_chunks WHERE document_id = :i"), {"i": document_id})
         c.execute(text("DELETE FROM hb_documents WHERE id = :i"), {"i": document_id})
 
-    def recover(self) -> list[str]:
-        """Remove every document an interrupted ingestion left behind."""
+    def recover(self) -> list[DocumentInfo]:
+        """Remove every document an interrupted ingestion left behind (rows and vectors)."""
         with self.engine.connect() as c:
-            stale = [r.id for r in c.execute(text("SELECT id FROM hb_documents WHERE status != 'ready'")).all()]
-        for document_id in stale:
-            self.delete(document_id)
+            stale = [_doc(r) for r in c.execute(text(
+                f"SELECT {_DOC_COLUMNS} FROM hb_documents WHERE status != 'ready'")).all()]
+        for info in stale:
+            self.delete(info.id)
         return stale
+
+    def document_ids(self) -> set[str]:
+        with self.engine.connect() as c:
+            return {r.id for r in c.execute(text("SELECT id FROM hb_documents")).all()}
 
     # -- search ---------------------------------------------------------------------------------
 

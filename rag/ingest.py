@@ -82,6 +82,16 @@ class Ingestor:
         progress("index", 1.0)
         return IngestResult(self.index.document(document_id) or info, "replaced" if previous else "added")
 
+    def recover(self) -> None:
+        """After a crash: no half document in the index, no original without its document."""
+        for info in self.index.recover():
+            self.original_path(info.id, info.filename).unlink(missing_ok=True)
+        if self.originals.is_dir():
+            known = self.index.document_ids()
+            for path in self.originals.iterdir():
+                if path.name.split(".")[0] not in known:
+                    path.unlink(missing_ok=True)
+
     def delete(self, document_id: str) -> bool:
         info = self.index.document(document_id)
         if info is None or not self.index.delete(document_id):

@@ -89,7 +89,7 @@ async def test_upload_search_ask_replace_delete(box) -> None:
     new = (await upload(admin, "Hygieneplan.pdf", hb.make_pdf(changed)))["result"]
     assert new["status"] == "replaced" and new["document"]["id"] != doc["id"]
     index = app.state.handbooks.index
-    assert index.vectors.count(doc["id"]) == 0 and index.chunk_count(doc["id"]) == 0
+    assert index.vectors.count("Hygieneplan", doc["id"]) == 0 and index.chunk_count(doc["id"]) == 0
     assert "Kohortenisolierung" in (await search(staff, "Norovirus Isolierung"))[0]["text"]
     assert len((await staff.get("/api/collections/Hygieneplan/documents")).json()["documents"]) == 1
 
@@ -98,7 +98,7 @@ async def test_upload_search_ask_replace_delete(box) -> None:
     assert (await staff.delete(f"/api/collections/Hygieneplan/documents/{new_id}")).status_code == 403
     assert (await admin.delete(f"/api/collections/Hygieneplan/documents/{new_id}")).status_code == 204
     assert await search(staff, "Norovirus") == []
-    assert index.vectors.count(new_id) == 0 and index.chunk_count(new_id) == 0
+    assert index.vectors.count("Hygieneplan", new_id) == 0 and index.chunk_count(new_id) == 0
     assert not list((app.state.settings.storage.data_dir / "documents").iterdir())
     r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "Was tun bei Norovirus?"})
     assert r.json() == {"answer": NOTHING_FOUND, "citations": [], "ai_generated": True}
@@ -184,6 +184,7 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
     service.close()
     restarted = HandbookService(settings, app.state.db.engine, real_engines.embedder)  # recover() runs here
     assert restarted.index.vectors.count() == 0
+    assert not list((settings.storage.data_dir / "documents").iterdir())  # nor its original
     result = restarted.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
     assert result.status == "added" and restarted.index.chunk_count(result.document.id) > 0
     restarted.close()
