@@ -76,7 +76,10 @@ class HandbookSettings(Section):
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest handbook file in MB (larger: 413).")
     top_k: int = Field(5, ge=1, le=20, description="Passages given to the chat model for an answer.")
     min_similarity: float = Field(
-        0.3, ge=0.0, le=1.0, description="Vector similarity a passage needs without a keyword match."
+        0.45, ge=0.0, le=1.0, description="Vector similarity that makes a passage relevant on its own."
+    )
+    min_keyword: float = Field(
+        7.5, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own."
     )
     sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
 

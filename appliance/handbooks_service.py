@@ -181,7 +181,7 @@ class HandbookService:
     def passages(self, principal: Principal, collection: str, question: str) -> tuple[str, list[Hit]]:
         question = self._question(question, "question")
         hits = self.search(principal, collection, question, self.settings.top_k)
-        return question, relevant(hits, self.settings.min_similarity)
+        return question, relevant(hits, self.settings.min_similarity, self.settings.min_keyword)
 
     async def ask(self, chat: ChatService, question: str, hits: list[Hit]) -> AsyncIterator[str]:
         """The answer's text pieces; nothing at all is generated when no passage fits."""

@@ -87,10 +87,12 @@ def quality_and_ingestion(embedding: str) -> dict:
             ranks.append(1 / rank if rank else 0.0)
         wrongly_declined = sum(
             1 for q in spec["questions"]
-            if not relevant(service.retriever.search(q["question"], ["Eval"], 5), settings.handbooks.min_similarity))
+            if not relevant(service.retriever.search(q["question"], ["Eval"], 5), settings.handbooks.min_similarity,
+                                  settings.handbooks.min_keyword))
         declined = sum(
             1 for u in spec["unanswerable"]
-            if not relevant(service.retriever.search(u["question"], ["Eval"], 5), settings.handbooks.min_similarity))
+            if not relevant(service.retriever.search(u["question"], ["Eval"], 5), settings.handbooks.min_similarity,
+                                  settings.handbooks.min_keyword))
         service.close()
     pages = result.document.pages
     return {
