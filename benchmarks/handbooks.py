@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import appliance  # noqa: F401  (telemetry off first)
+from benchmarks.report import save
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "benchmarks" / "eval" / "debian-edu-de.json"
@@ -211,12 +212,7 @@ def main() -> None:
     results = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                "quality": quality_and_ingestion(args.embedding),
                "latency": search_latency([int(s) for s in args.sizes.split(",")], sentences, questions)}
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "handbooks.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (ROOT / "docs" / "benchmarks-handbooks.md").write_text(text)
-    print(text)
+    save(results, "handbooks.json", "benchmarks-handbooks.md", markdown(results))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import appliance  # noqa: F401  (telemetry off first)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import save  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 
 PROMPT = "Schreibe einen ausführlichen Bericht über einen Tag in einem Pflegeheim."
@@ -122,12 +123,7 @@ def main() -> None:
         results["embeddings"] = embeddings_bench(engines, settings)
         engines.close()
 
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (ROOT / "docs" / "benchmarks.md").write_text(table)
-    print(table)
+    save(results, "latest.json", "benchmarks.md", markdown(results))
 
 
 def embeddings_bench(engines, settings) -> dict:
