@@ -92,6 +92,8 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
     async def ask(name: str | None, text: str, request: gr.Request) -> AsyncIterator[tuple[str, str]]:
         principal, lang = session.who(request)
         service, chat_service = handbooks(), chat()
+        if chat_service is not None and service is None:  # models are loaded, but no embedding model
+            raise gr.Error(t("handbooks_off", lang))
         if service is None or chat_service is None or principal is None:
             raise gr.Error(t("models_loading", lang))
         try:

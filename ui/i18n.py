@@ -95,6 +95,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "hb_replaced": {"de": "neue Fassung ersetzt die alte", "en": "new version replaces the old one"},
     "hb_unchanged": {"de": "unverändert, schon vorhanden", "en": "unchanged, already there"},
     "sources": {"de": "Quellen", "en": "Sources"},
+    "handbooks_off": {
+        "de": "Die Handbücher sind ausgeschaltet: es ist kein Embedding-Modell eingestellt (models.embedding).",
+        "en": "Handbooks are off: no embedding model is configured (models.embedding).",
+    },
     "page": {"de": "Seite", "en": "page"},
     "pages": {"de": "Seiten", "en": "pages"},
     "chunks": {"de": "Abschnitte", "en": "sections"},
