@@ -140,11 +140,11 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
                 lines.append(f"✘ {filename}: {job.error['message']}")
             yield "\n\n".join(lines)
 
-    def refresh_names(request: gr.Request) -> dict:
-        return gr.update(choices=names(request))
+    def refresh_names(current: str | None, request: gr.Request) -> dict:
+        return gr.update(choices=names(request), value=current)  # a new collection joins the list
 
     upload.upload(add_files, [collection, upload], status).then(
-        table, collection, [documents, remove_choice]).then(refresh_names, None, collection)
+        table, collection, [documents, remove_choice]).then(refresh_names, collection, collection)
 
     def remove_document(name: str | None, document_id: str | None, request: gr.Request) -> str:
         principal, lang = session.who(request)

@@ -70,8 +70,13 @@ def test_admin_uploads_asks_and_removes(site) -> None:
 
     page.fill("#hb-question textarea", "Was mache ich bei Verdacht auf Norovirus?")
     page.click("#hb-ask")
-    page.wait_for_function("() => document.querySelector('#hb-answer')?.innerText.includes('KI-Entwurf')",
-                           timeout=90_000)
+    page.wait_for_function(
+        "() => document.querySelector('#hb-answer')?.innerText.includes('KI-Entwurf')"
+        " || document.querySelector('.toast-body') !== null",
+        timeout=120_000,
+    )
+    toast = page.locator(".toast-body")
+    assert toast.count() == 0, f"the UI reported an error: {toast.first.inner_text()}"
     assert page.locator("#hb-answer").inner_text().strip()
     links = page.locator("#hb-sources a")
     if links.count():  # the tiny test model does not always cite; when it does, the link must be right
