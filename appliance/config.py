@@ -79,7 +79,7 @@ class HandbookSettings(Section):
         0.45, ge=0.0, le=1.0, description="Vector similarity that makes a passage relevant on its own."
     )
     min_keyword: float = Field(
-        7.5, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own."
+        9.0, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own."
     )
     sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
 

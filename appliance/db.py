@@ -35,13 +35,13 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (safe to call at every start)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest (or the given) revision; safe to call at every start."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 class Database:
@@ -51,8 +51,8 @@ class Database:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def migrate(self) -> None:
-        migrate(self.engine)
+    def migrate(self, revision: str = "head") -> None:
+        migrate(self.engine, revision)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

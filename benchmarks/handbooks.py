@@ -58,6 +58,7 @@ def quality_and_ingestion(embedding: str) -> dict:
     from models.embeddings import SentenceTransformerEmbedder
     from rag.answer import relevant
     from rag.chunking import chunk_document
+    from rag.ingest import embedding_text
     from rag.parsers import parse
     from tests.conftest import MODELS_DIR
 
@@ -75,7 +76,7 @@ def quality_and_ingestion(embedding: str) -> dict:
         ingest_s = time.perf_counter() - start
         parsed = parse(pdf, spec["document"]["file"])
         chunks = chunk_document(parsed)
-        texts = [f"{parsed.title}. {c.section}\n{c.text}" for c in chunks]
+        texts = [embedding_text(c) for c in chunks]
         start = time.perf_counter()
         embedder.embed(texts)
         raw_embed_s = time.perf_counter() - start

@@ -11,6 +11,8 @@ EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be a hea
 # "Kinder-\nund Jugendhilfe" keeps its hyphen: the next word continues a list, not the word
 _KEEP_HYPHEN_BEFORE = {"und", "oder", "bis", "bzw", "sowie", "noch", "als", "wie"}
 _HYPHENATED = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-zäöüß]\w*)")
+# a table-of-contents entry: dot leaders ('. . . .', '....' or '……') and a page number
+_TOC_ENTRY = re.compile(r"(?:\.\s*){4,}(?:\d+|[ivxlc]+)\s*$|…{2,}\s*(?:\d+|[ivxlc]+)\s*$", re.IGNORECASE)
 
 
 def join_hyphenation(text: str) -> str:
@@ -39,7 +41,9 @@ def clean_pages(pages: list[Page]) -> list[Page]:
     running = {shape for shape, n in counts.items() if n >= threshold}
     cleaned = []
     for page, lines in zip(pages, lines_per_page, strict=True):
-        keep = list(lines)
+        toc = {line for line in lines if _TOC_ENTRY.search(line)}
+        # a contents page answers no question, but its headings match every query: leave it out
+        keep = [] if len(toc) >= 5 and len(toc) * 2 >= len(set(lines)) else [line for line in lines if line not in toc]
         # drop repeating lines only at the edges of a page, never in the middle of the text
         while keep and _shape(keep[0]) in running:
             keep.pop(0)

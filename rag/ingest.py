@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from models.embeddings import Embedder
-from rag.chunking import chunk_document
+from rag.chunking import Chunk, chunk_document
 from rag.documents import ParseError
 from rag.index import DocumentInfo, HandbookIndex, _now
 from rag.parsers import parse
@@ -33,6 +33,14 @@ def safe_filename(name: str) -> str:
     if not base or base in (".", ".."):
         raise ParseError("Ungültiger Dateiname.", code="invalid_filename")
     return base[:200]
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the vector stands for: the chunk under its own heading. Not the document title or the whole
+    heading path: repeated in every chunk they make all vectors alike and eat the model's token window
+    (the keyword index has both)."""
+    heading = chunk.section.rsplit(" > ", 1)[-1]
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
 def _noop(_: str, __: float) -> None:
@@ -60,8 +68,7 @@ class Ingestor:
         parsed = parse(data, filename)
         chunks = chunk_document(parsed)
         progress("parse", 1.0)
-        texts = [f"{parsed.title}. {c.section}\n{c.text}" if c.section else f"{parsed.title}\n{c.text}"
-                 for c in chunks]
+        texts = [embedding_text(c) for c in chunks]
         vectors: list[list[float]] = []
         for start in range(0, len(texts), EMBED_BATCH):
             vectors.extend(self.embedder.embed(texts[start:start + EMBED_BATCH]))

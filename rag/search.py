@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense vectors and BM25 keywords, fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense vectors and BM25 keywords, fused by their normalised scores."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from models.embeddings import Embedder
 from rag.index import HandbookIndex
 
-RRF_K = 60
+# share of the dense list in the fused score (the keyword list has the rest): the small English
+# embedding model reads German questions poorly, the keyword ranking alone is the better one
+DENSE_WEIGHT = 0.4
 MAX_QUERY_CHARS = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
-# German question words and fillers say nothing about the topic
-_STOP = {"was", "wie", "wer", "wann", "wo", "warum", "welche", "welcher", "welches", "mache", "ich", "bei",
-         "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "und", "oder", "mit", "für", "von",
-         "auf", "ist", "sind", "wird", "werden", "muss", "soll", "kann", "darf", "zu", "im", "in", "an", "am",
-         "the", "what", "how", "do", "does", "is", "are", "of", "to", "a", "for", "on", "verdacht"}
+# German question words, auxiliaries and fillers say nothing about the topic
+_STOP = {
+    "was", "wie", "wer", "wann", "wo", "warum", "welche", "welcher", "welches", "mache", "ich", "bei", "der", "die",
+    "das", "den", "dem", "des", "ein", "eine", "einer", "und", "oder", "mit", "für", "von", "auf", "ist", "sind",
+    "wird", "werden", "muss", "soll", "kann", "darf", "zu", "im", "in", "an", "am", "the", "what", "how", "do",
+    "does", "is", "are", "of", "to", "a", "for", "on", "verdacht", "über",
+}
 
 
 @dataclass(frozen=True)
@@ -28,14 +32,28 @@ class Hit:
     pages: list[int]
     section: str
     text: str
-    score: float  # fused RRF score
+    score: float  # fused score, 0..1
     similarity: float  # cosine similarity of the dense match (0 when found by keywords only)
     keyword: float  # bm25 score (0 when found by vectors only)
 
 
+def _normalised(ranking: list[tuple[str, float]]) -> dict[str, float]:
+    """Scores mapped onto 0..1 within one list: its best 1, the last of the pool 0. Score fusion keeps how
+    far ahead a match is, which rank fusion loses; BM25 and cosine scales differ, hence per list."""
+    if not ranking:
+        return {}
+    best, last = ranking[0][1], ranking[-1][1]
+    return {cid: (score - last) / (best - last) if best > last else 1.0 for cid, score in ranking}
+
+
 def query_terms(query: str) -> list[str]:
-    words = _WORD.findall(unicodedata.normalize("NFC", query.lower()))
-    return [w for w in dict.fromkeys(words) if w not in _STOP and len(w) >= 3]
+    """Words worth looking up: no stop words; short words only as acronyms written in capitals (IP, DNS)."""
+    terms = []
+    for word in _WORD.findall(unicodedata.normalize("NFC", query)):
+        lower = word.lower()
+        if lower not in _STOP and (len(lower) >= 4 or (len(lower) >= 2 and word.isupper())):
+            terms.append(lower)
+    return list(dict.fromkeys(terms))
 
 
 class Retriever:
@@ -45,14 +63,14 @@ class Retriever:
 
     def search(self, query: str, collections: list[str], k: int = 5) -> list[Hit]:
         query = unicodedata.normalize("NFC", query)[:MAX_QUERY_CHARS]
-        pool = max(20, k * 4)
+        pool = max(30, k * 6)
         vector = self.embedder.embed([query])[0]
         dense = self.index.vectors.query(vector, collections, pool)
         sparse = self.index.keyword(query_terms(query), collections, pool)
         fused: dict[str, float] = {}
-        for ranking in (dense, sparse):
-            for rank, (chunk_id, _) in enumerate(ranking):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, sparse)):
+            for chunk_id, score in _normalised(ranking).items():
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * score
         similarity = dict(dense)
         keyword = dict(sparse)
         rows = self.index.chunks(list(fused))
