@@ -172,10 +172,18 @@ class HandbookIndex:
 
     @staticmethod
     def _delete_rows(c, document_id: str) -> None:
+        """Every row of the document, and the words in hb_word_ends that no other document has."""
+        title = c.execute(text("SELECT title FROM hb_documents WHERE id = :i"), {"i": document_id}).scalar() or ""
+        words = reversed_words(title).union(*(reversed_words(f"{r.text} {r.section}") for r in c.execute(
+            text("SELECT text, section FROM hb_chunks WHERE document_id = :i"), {"i": document_id})))
         c.execute(text("DELETE FROM hb_words WHERE rowid IN (SELECT fts_rowid FROM hb_chunks WHERE document_id = :i)"),
                   {"i": document_id})
         c.execute(text("DELETE FROM hb_chunks WHERE document_id = :i"), {"i": document_id})
         c.execute(text("DELETE FROM hb_documents WHERE id = :i"), {"i": document_id})
+        gone = [{"w": w} for w in words if not c.execute(
+            text("SELECT 1 FROM hb_words_vocab WHERE term = :t"), {"t": w[::-1]}).first()]
+        if gone:
+            c.execute(text("DELETE FROM hb_word_ends WHERE rev = :w"), gone)
 
     def recover(self) -> list[DocumentInfo]:
         """Remove every document an interrupted ingestion left behind (rows and vectors)."""

@@ -51,11 +51,19 @@ def test_inflected_forms_umlauts_and_collections(index: HandbookIndex) -> None:
     assert index.keyword(['"; DROP TABLE hb_chunks; --', "*", "OR"], ["Pflegehandbuch"], 10) == []
 
 
-def test_deleting_a_document_empties_its_keyword_rows(index: HandbookIndex) -> None:
-    _add(index, "pflege", "Pflegehandbuch", ["Bewohner mit Norovirus werden isoliert."])
+def test_deleting_a_document_empties_its_keyword_rows_and_words(index: HandbookIndex) -> None:
+    _add(index, "pflege", "Pflegehandbuch", ["Bewohnerin Friederike Mustermann hat Norovirus."])
+    _add(index, "hygiene", "Hygieneplan", ["Bei Norovirus wird isoliert."])
     assert index.keyword(["norovirus"], ["Pflegehandbuch"], 10)
     index.delete("pflege")
     assert index.keyword(["norovirus"], ["Pflegehandbuch"], 10) == []
+    with index.engine.connect() as c:
+        ends = {r[0][::-1] for r in c.execute(text("SELECT rev FROM hb_word_ends"))}
+    assert "mustermann" not in ends and "friederike" not in ends  # no name outlives its document
+    assert "norovirus" in ends  # still in the other handbook
+    index.delete("hygiene")
+    with index.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM hb_word_ends")).scalar() == 0
     with index.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM hb_words")).scalar() == 0
 
