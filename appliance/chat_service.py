@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from appliance.engines import Engines, UnknownModel
 from appliance.errors import ApiError
@@ -42,11 +43,19 @@ class ChatService:
             raise unknown_model_error(exc) from None
 
     async def start(
-        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams
+        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams, shrink_to_fit: int = 0
     ) -> tuple[ChatModel, AsyncIterator[ChatEvent]]:
+        """With ``shrink_to_fit``, max_tokens is a ceiling: when the prompt leaves less room but at
+        least that many tokens, the answer gets what is left instead of an error."""
         model = self.model(model_id)
         try:
-            return model, await model.stream(messages, params)
+            try:
+                return model, await model.stream(messages, params)
+            except ContextLengthExceeded as exc:
+                room = exc.limit - exc.prompt_tokens
+                if not shrink_to_fit or room < shrink_to_fit or room >= (params.max_tokens or 0):
+                    raise
+                return model, await model.stream(messages, replace(params, max_tokens=room))
         except ContextLengthExceeded as exc:
             raise ApiError(
                 400,

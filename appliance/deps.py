@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from appliance.accounts import Accounts, Principal
+from appliance.apps.service import AppService
 from appliance.chat_service import ChatService
 from appliance.config import Settings
 from appliance.engines import Engines
@@ -51,6 +52,10 @@ def get_handbooks(request: Request) -> HandbookService:
     return handbooks
 
 
+def get_apps(request: Request) -> AppService:
+    return request.app.state.apps
+
+
 def principal_from_request(request: Request, accounts: Accounts) -> Principal | None:
     """A bearer key wins; otherwise the UI session cookie."""
     auth = request.headers.get("authorization", "")
@@ -85,3 +90,4 @@ EnginesDep = Annotated[Engines, Depends(get_engines)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 HandbooksDep = Annotated[HandbookService, Depends(get_handbooks)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+AppsDep = Annotated[AppService, Depends(get_apps)]

@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from appliance.accounts import Accounts
+from appliance.apps.service import AppService
+from appliance.branding import BrandingStore
 from appliance.config import Settings
 from appliance.db import Database
 from appliance.engines import Engines, load_engines
 from appliance.errors import install_error_handlers
 from appliance.middleware import BodyLimit
-from appliance.routers import chat, embeddings, handbooks, health, openai_models
+from appliance.routers import apps, branding, chat, embeddings, handbooks, health, openai_models
 from appliance.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.accounts = Accounts(db)
     app.state.engines = engines
     app.state.handbooks = None
+    app.state.branding = BrandingStore(db.engine, data_dir)
+    app.state.apps = AppService(db.engine, branding=app.state.branding)
     if engines is not None:
         attach_handbooks(app, settings, db, engines)
     app.state.load_error = None
@@ -97,7 +101,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
                     settings.server.port, app.state.setup_code)
 
     install_error_handlers(app)
-    for router in (health.router, openai_models.router, chat.router, embeddings.router, handbooks.router):
+    for router in (health.router, openai_models.router, chat.router, embeddings.router, handbooks.router,
+                   apps.router, branding.router):
         app.include_router(router)
     app.include_router(health.fallback)  # after every API router, before the UI at "/"
     if mount_ui:
@@ -123,6 +128,7 @@ def attach_handbooks(app: FastAPI, settings: Settings, db: Database, engines: En
         from appliance.handbooks_service import HandbookService
 
         app.state.handbooks = HandbookService(settings, db.engine, engines.embedder)
+        app.state.apps.handbooks = app.state.handbooks
         if settings.handbooks.sample:
             app.state.handbooks.offer_sample(settings.storage.data_dir)
 

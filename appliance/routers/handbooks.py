@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -13,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from appliance.deps import ChatDep, HandbooksDep, PrincipalDep
 from appliance.handbooks_service import hit_json
 from appliance.openai_types import Utf8
-from appliance.routers.chat import ClosingStreamingResponse
+from appliance.routers import streaming
 
 router = APIRouter(prefix="/api", tags=["handbooks"])
 
@@ -85,28 +84,4 @@ async def ask(collection: str, body: AskRequest, handbooks: HandbooksDep, chat: 
               request: Request) -> dict[str, Any] | StreamingResponse:
     question, hits = await run_in_threadpool(handbooks.passages, who, collection, body.question)
     pieces = handbooks.ask(chat, question, hits)
-    if not body.stream:
-        answer = ""
-        try:
-            async for piece in pieces:
-                answer += piece
-                if await request.is_disconnected():
-                    break
-        finally:
-            await pieces.aclose()
-        return handbooks.answer_json(answer, hits)
-    first = await anext(pieces, "")  # errors before the first piece are real HTTP errors
-
-    async def events():
-        answer = first
-        try:
-            yield f"data: {json.dumps({'delta': first}, ensure_ascii=False)}\n\n"
-            async for piece in pieces:
-                answer += piece
-                yield f"data: {json.dumps({'delta': piece}, ensure_ascii=False)}\n\n"
-            yield f"data: {json.dumps(handbooks.answer_json(answer, hits), ensure_ascii=False)}\n\n"
-            yield "data: [DONE]\n\n"
-        finally:
-            await pieces.aclose()
-
-    return ClosingStreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return await streaming.answer(request, pieces, body.stream, lambda text: handbooks.answer_json(text, hits))

@@ -1,0 +1,1 @@
+"""The app catalogue: declarative apps (YAML), their policy, prompts, storage and runs."""

@@ -1,0 +1,160 @@
+"""A generated text as a Word document: the facility's letterhead, the AI-draft mark on every
+page and in the file's properties, Markdown turned into Word paragraphs, lists and tables.
+
+A letter in two languages ("## Deutsch" then "## <Sprache>") is laid out side by side.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.shared import Cm, Pt, RGBColor
+from markdown_it import MarkdownIt
+
+AI_MARK = "KI-Entwurf – von einem Menschen zu prüfen, bevor er verwendet wird."
+AI_KEYWORDS = "KI-generiert; AI-generated; Entwurf"
+_SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+_MD = MarkdownIt("commonmark").enable("table")
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    name: str
+    logo: Path | None = None
+    address: str = ""
+
+
+def _inline(paragraph, children) -> None:
+    bold = italic = False
+    for tok in children or []:
+        if tok.type == "strong_open":
+            bold = True
+        elif tok.type == "strong_close":
+            bold = False
+        elif tok.type == "em_open":
+            italic = True
+        elif tok.type == "em_close":
+            italic = False
+        elif tok.type in ("softbreak", "hardbreak"):
+            paragraph.add_run().add_break()
+        elif tok.type in ("text", "code_inline", "html_inline"):
+            run = paragraph.add_run(tok.content)
+            run.bold, run.italic = bold or None, italic or None
+
+
+def _markdown(container, text: str) -> None:
+    """Markdown into a document or a table cell (both have add_paragraph and add_table)."""
+    tokens = _MD.parse(text)
+    lists: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append("List Bullet" if tok.type == "bullet_list_open" else "List Number")
+        elif tok.type in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif tok.type == "heading_open":
+            level = int(tok.tag[1])
+            paragraph = container.add_paragraph(style=f"Heading {min(level + 1, 4)}")
+            _inline(paragraph, tokens[i + 1].children)
+            i += 2
+        elif tok.type == "paragraph_open":
+            style = lists[-1] if lists else None
+            paragraph = container.add_paragraph(style=style)
+            _inline(paragraph, tokens[i + 1].children)
+            i += 2
+        elif tok.type == "table_open":
+            i = _table(container, tokens, i)
+        elif tok.type in ("fence", "code_block"):
+            container.add_paragraph(tok.content.rstrip())
+        elif tok.type == "hr":
+            container.add_paragraph("―" * 20)
+        i += 1
+
+
+def _table(container, tokens, i: int) -> int:
+    rows: list[list[list]] = []
+    while tokens[i].type != "table_close":
+        if tokens[i].type == "tr_open":
+            rows.append([])
+        elif tokens[i].type == "inline":
+            rows[-1].append(tokens[i].children)
+        i += 1
+    if rows:
+        width = max(len(r) for r in rows)
+        table = container.add_table(rows=len(rows), cols=width)
+        table.style = "Table Grid"
+        for r, row in enumerate(rows):
+            for c, children in enumerate(row):
+                cell = table.cell(r, c)
+                _inline(cell.paragraphs[0], children)
+                if r == 0:
+                    for run in cell.paragraphs[0].runs:
+                        run.bold = True
+    return i
+
+
+def two_languages(text: str) -> list[tuple[str, str]] | None:
+    """[(language, text), (language, text)] when the text is one letter in exactly two languages."""
+    parts = _SECTION.split(text)
+    if len(parts) != 5 or parts[0].strip():
+        return None
+    return [(parts[1], parts[2].strip()), (parts[3], parts[4].strip())]
+
+
+def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: datetime | None = None) -> bytes:
+    when = when or datetime.now()
+    doc = Document()
+    section = doc.sections[0]
+    section.left_margin = section.right_margin = Cm(2.2)
+    head = section.header.paragraphs[0]
+    if letterhead.logo and letterhead.logo.exists():
+        head.add_run().add_picture(str(letterhead.logo), height=Cm(1.4))
+        head.add_run("   ")
+    name = head.add_run(letterhead.name)
+    name.bold, name.font.size = True, Pt(13)
+    if letterhead.address:
+        section.header.add_paragraph(letterhead.address).runs[0].font.size = Pt(9)
+    foot = section.footer.paragraphs[0]
+    mark = foot.add_run(f"{AI_MARK} Erstellt mit „{app_title}“ am {when:%d.%m.%Y}.")
+    mark.font.size, mark.font.color.rgb = Pt(8), RGBColor(0x80, 0x30, 0x00)
+
+    banner = doc.add_paragraph()
+    run = banner.add_run(AI_MARK)
+    run.bold, run.font.color.rgb = True, RGBColor(0x80, 0x30, 0x00)
+    doc.add_heading(title, level=1)
+    pair = two_languages(text)
+    if pair:
+        table = doc.add_table(rows=1, cols=2)
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        for cell, (language, body) in zip(table.rows[0].cells, pair, strict=True):
+            cell.paragraphs[0].add_run(language).bold = True
+            _markdown(cell, body)
+    else:
+        _markdown(doc, text)
+
+    props = doc.core_properties
+    props.title = title
+    props.subject = app_title
+    props.author = letterhead.name
+    props.last_modified_by = letterhead.name
+    props.keywords = AI_KEYWORDS
+    props.category = "KI-Entwurf"
+    props.content_status = "KI-Entwurf – ungeprüft"
+    props.comments = f"{AI_MARK} AI-generated draft, to be reviewed by a person. App: {app_title}."
+    props.created = when
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def file_name(title: str, when: datetime | None = None) -> str:
+    when = when or datetime.now()
+    safe = re.sub(r"[^\w\-]+", "-", title, flags=re.UNICODE).strip("-")[:60] or "Entwurf"
+    return f"{safe}-{when:%Y-%m-%d}.docx"

@@ -1,0 +1,86 @@
+"""The facility's own look: name, colours, login text, imprint and privacy links, logo.
+
+The name appears in every page's title and header and on generated documents; the logo on
+the letterhead. Stored in SQLite (`settings`) and the data directory (`branding/logo.*`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, text
+
+from appliance.errors import ApiError
+
+MAX_LOGO_BYTES = 1024 * 1024
+COLOR = r"^#[0-9a-fA-F]{6}$"
+URL = r"^(https?://\S+|/\S*)?$"
+
+
+class Colors(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    primary: Annotated[str, Field(pattern=COLOR)] = "#1f5f8b"
+    accent: Annotated[str, Field(pattern=COLOR)] = "#d9822b"
+
+
+class Branding(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "KI-Assistenz"
+    address: Annotated[str, Field(max_length=300, description="Anschrift für den Briefkopf")] = ""
+    colors: Colors = Field(default_factory=Colors)
+    login_text: Annotated[str, Field(max_length=500)] = ""
+    imprint_url: Annotated[str, Field(max_length=300, pattern=URL)] = ""
+    privacy_url: Annotated[str, Field(max_length=300, pattern=URL)] = ""
+
+
+class BrandingStore:
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.folder = data_dir / "branding"
+
+    def get(self) -> Branding:
+        with self.engine.connect() as c:
+            raw = c.execute(text("SELECT value FROM settings WHERE key = 'branding'")).scalar()
+        return Branding.model_validate(json.loads(raw)) if raw else Branding()
+
+    def put(self, branding: Branding) -> Branding:
+        with self.engine.begin() as c:
+            c.execute(text("INSERT INTO settings (key, value) VALUES ('branding', :v)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                      {"v": branding.model_dump_json()})
+        return branding
+
+    def logo(self) -> Path | None:
+        found = sorted(self.folder.glob("logo.*")) if self.folder.exists() else []
+        return found[0] if found else None
+
+    def put_logo(self, data: bytes) -> Path:
+        """A PNG or JPEG up to 1 MB, checked by decoding it; replaces the old logo in one step."""
+        if len(data) > MAX_LOGO_BYTES:
+            raise ApiError(413, f"Das Logo ist zu groß (höchstens {MAX_LOGO_BYTES // 1024} KB).",
+                           f"The logo is too large (at most {MAX_LOGO_BYTES // 1024} KB).", code="file_too_large",
+                           param="file")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                kind = image.format
+        except (UnidentifiedImageError, OSError, SyntaxError):
+            kind = None
+        if kind not in ("PNG", "JPEG"):
+            raise ApiError(415, "Das Logo muss ein PNG- oder JPEG-Bild sein.", "The logo must be a PNG or JPEG image.",
+                           code="unsupported_media_type", param="file")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / f"logo.{'png' if kind == 'PNG' else 'jpg'}"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        for old in self.folder.glob("logo.*"):
+            if old not in (tmp, target):
+                old.unlink()
+        tmp.replace(target)
+        return target

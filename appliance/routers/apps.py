@@ -1,0 +1,142 @@
+"""App routes: catalogue, runs (streamed or not), builder (save, publish, versions), exchange."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from appliance.apps.spec import SpecError, parse_spec
+from appliance.deps import AppsDep, ChatDep, PrincipalDep, SettingsDep
+from appliance.routers import streaming
+
+router = APIRouter(prefix="/api", tags=["apps"])
+
+
+class RunRequest(BaseModel):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    stream: bool = False
+    draft: bool = Field(False, description="Authors: run the newest saved version, not the published one.")
+
+
+class PreviewRequest(BaseModel):
+    app: dict[str, Any] = Field(description="An app definition that need not be saved (the builder's try-out).")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    stream: bool = False
+
+
+class DocumentRequest(BaseModel):
+    output: Annotated[str, Field(min_length=1, max_length=200_000)]
+    draft: bool = False
+
+
+class Visibility(BaseModel):
+    enabled: bool
+
+
+@router.get("/apps")
+async def list_apps(apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"apps": apps.list(who)}
+
+
+@router.post("/apps", status_code=201)
+async def create_app(apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    return apps.create(who, body)
+
+
+@router.post("/apps/import", status_code=201)
+async def import_app(apps: AppsDep, who: PrincipalDep, response: Response, file: Annotated[UploadFile, File()],
+                     mode: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+    """201 when a new app arrived (imported, copied), 200 when an existing one was updated or unchanged."""
+    result = apps.import_(who, await file.read(), mode or None)
+    if result["result"] not in ("imported", "copied"):
+        response.status_code = 200
+    return result
+
+
+@router.post("/apps/preview", response_model=None)
+async def preview(body: PreviewRequest, apps: AppsDep, chat: ChatDep, who: PrincipalDep, settings: SettingsDep,
+                  request: Request) -> dict[str, Any] | StreamingResponse:
+    from appliance.apps.service import spec_error
+
+    apps.require_author(who)
+    try:
+        spec = parse_spec({**body.app, "version": body.app.get("version") or 1})
+    except SpecError as exc:
+        raise spec_error(exc) from None
+    prepared = await run_in_threadpool(apps.prepare, who, spec, spec.version, body.inputs, settings.handbooks.top_k)
+    pieces = apps.generate(chat, prepared)
+    return await streaming.answer(request, pieces, body.stream, lambda text: apps.result(prepared, text, count=False))
+
+
+@router.get("/apps/{app_id}")
+async def get_app(app_id: str, apps: AppsDep, who: PrincipalDep,
+                  draft: Annotated[bool, Query()] = False) -> dict[str, Any]:
+    return apps.get(who, app_id, draft)
+
+
+@router.put("/apps/{app_id}")
+async def update_app(app_id: str, apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    return apps.update(who, app_id, body)
+
+
+@router.post("/apps/{app_id}/publish")
+async def publish_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return apps.publish(who, app_id)
+
+
+@router.get("/apps/{app_id}/versions")
+async def versions(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"versions": apps.versions(who, app_id)}
+
+
+@router.get("/apps/{app_id}/versions/{version}")
+async def version(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return apps.version(who, app_id, version)
+
+
+@router.post("/apps/{app_id}/versions/{version}/restore")
+async def restore(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return apps.restore(who, app_id, version)
+
+
+@router.get("/apps/{app_id}/export")
+async def export_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> Response:
+    name, text = apps.export(who, app_id)
+    return Response(text, media_type="application/yaml; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/apps/{app_id}/run", response_model=None)
+async def run_app(app_id: str, body: RunRequest, apps: AppsDep, chat: ChatDep, who: PrincipalDep,
+                  settings: SettingsDep, request: Request) -> dict[str, Any] | StreamingResponse:
+    spec, version, _ = apps.resolve(who, app_id, body.draft)
+    prepared = await run_in_threadpool(apps.prepare, who, spec, version, body.inputs, settings.handbooks.top_k)
+    pieces = apps.generate(chat, prepared)
+    return await streaming.answer(request, pieces, body.stream, lambda text: apps.result(prepared, text))
+
+
+@router.post("/apps/{app_id}/document")
+async def document(app_id: str, body: DocumentRequest, apps: AppsDep, who: PrincipalDep) -> Response:
+    """A generated text as a Word document with the facility's letterhead and the AI-draft mark."""
+    name, data = await run_in_threadpool(apps.document, who, app_id, body.output, body.draft)
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.put("/admin/apps/{app_id}")
+async def set_visibility(app_id: str, body: Visibility, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+    return apps.set_enabled(who, app_id, body.enabled)
+
+
+@router.get("/admin/usage", response_model=None)
+async def usage(apps: AppsDep, who: PrincipalDep, days: Annotated[int, Query(ge=1, le=366)] = 30,
+                format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> dict[str, Any] | Response:
+    rows = apps.usage(who, days)
+    if format == "csv":
+        lines = ["app;day;runs", *(f"{r['app']};{r['day']};{r['runs']}" for r in rows)]
+        return Response("\n".join(lines) + "\n", media_type="text/csv; charset=utf-8")
+    return {"usage": rows}

@@ -1,0 +1,60 @@
+"""Every built-in app runs on the small real model, through the API; the handbook app answers
+from the sample handbook with sources."""
+
+import httpx
+import pytest
+
+from appliance.server import create_app
+from tests.conftest import MODELS_DIR, TEST_CHAT, make_settings
+
+ANSWER_TOKENS = 24  # enough to show the app runs end to end; the prompts are measured elsewhere
+
+
+@pytest.fixture
+def engines_4k(real_embedder):
+    """As in the default configuration: 4,096 tokens of context (the Fördermittel example needs them)."""
+    from appliance.engines import Engines
+    from models.catalog import load_catalog
+    from models.llama_chat import LlamaChatModel
+
+    entry = load_catalog().get(TEST_CHAT)
+    chat = LlamaChatModel(TEST_CHAT, MODELS_DIR / TEST_CHAT / entry.main_file.name, context_size=4096, threads=2,
+                          gpu_layers=0, max_queue=8)
+    yield Engines(chat_models={TEST_CHAT: chat}, embedder=real_embedder, entries={TEST_CHAT: entry})
+    chat.close()
+
+
+@pytest.fixture
+async def box(tmp_path, engines_4k):
+    app = create_app(make_settings(tmp_path / "data", sample=True), engines=engines_4k, mount_ui=False)
+    app.state.handbooks.jobs.wait_idle()  # the sample handbook is in
+    app.state.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.accounts.create_key("anna")
+    for spec in app.state.apps.builtins.values():
+        spec.params.max_tokens = ANSWER_TOKENS
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box", timeout=120,
+                                 headers={"Authorization": f"Bearer {key}"}) as client:
+        client.app = app
+        yield client
+    app.state.handbooks.close()
+
+
+async def test_every_builtin_app_runs_its_example_on_the_small_model(box) -> None:
+    apps = box.app.state.apps.builtins
+    assert len(apps) >= 20
+    for app_id, spec in apps.items():
+        r = await box.post(f"/api/apps/{app_id}/run", json={"inputs": spec.examples[0].inputs})
+        assert r.status_code == 200, (app_id, r.text)
+        body = r.json()
+        assert body["output"].strip(), app_id
+        assert body["ai_generated"] is True
+
+
+async def test_the_handbook_app_answers_from_the_sample_with_its_page(box) -> None:
+    r = await box.post("/api/apps/pflegehandbuch-fragen/run",
+                       json={"inputs": {"frage": "Was mache ich bei Verdacht auf Norovirus?"}})
+    assert r.status_code == 200, r.text
+    assert "citations" in r.json()
+    r = await box.post("/api/apps/pflegehandbuch-fragen/run",
+                       json={"inputs": {"frage": "Wie beantrage ich Elterngeld für Zwillinge in Norwegen?"}})
+    assert r.json()["output"] == "Dazu finde ich nichts in den Handbüchern." and r.json()["citations"] == []

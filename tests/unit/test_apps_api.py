@@ -1,0 +1,204 @@
+"""The app routes over the fake chat model: catalogue, runs, builder, versions, exchange, admin."""
+
+import io
+import json
+
+import httpx
+import pytest
+from docx import Document
+from PIL import Image
+
+from appliance.server import create_app
+from tests.conftest import make_settings
+from tests.unit.test_apps_spec import MINIMAL
+
+EXAMPLE = {"anlass": "Ausflug mit Einverständnis", "datum": "2026-06-12", "sprache": "Ukrainisch"}
+
+
+async def _box(settings, engines):
+    app = create_app(settings, engines=engines, mount_ui=False)
+    clients = {}
+    for name, role in (("anna", "staff"), ("otto", "app_author"), ("lea", "facility_admin")):
+        app.state.accounts.add(name, role, "geheim123")
+        key, _ = app.state.accounts.create_key(name)
+        clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
+                                          headers={"Authorization": f"Bearer {key}"})
+    return app, clients
+
+
+@pytest.fixture
+async def box(settings, fake_engines):
+    _, clients = await _box(settings, fake_engines)
+    yield clients
+    for c in clients.values():
+        await c.aclose()
+
+
+async def test_staff_find_and_run_a_builtin_app(box) -> None:
+    anna, lea = box["anna"], box["lea"]
+    apps = (await anna.get("/api/apps")).json()["apps"]
+    assert len(apps) >= 20 and all(a["status"] == "builtin" for a in apps)
+    handbook = next(a for a in apps if a["id"] == "pflegehandbuch-fragen")
+    assert handbook["available"] is False  # no collection "Pflegehandbuch" on this box yet
+    detail = (await anna.get("/api/apps/elternbrief")).json()
+    assert detail["inputs"][0]["name"] == "anlass" and detail["examples"]
+
+    r = await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["output"].startswith("Echo:") and "Ukrainisch" in body["output"] and "12.06.2026" in body["output"]
+    assert body["ai_generated"] is True and body["label"].startswith("KI-Entwurf")
+
+    async with anna.stream("POST", "/api/apps/elternbrief/run", json={"inputs": EXAMPLE, "stream": True}) as s:
+        events = [line[6:] async for line in s.aiter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]" and json.loads(events[-2])["app"] == "elternbrief"
+    assert "".join(json.loads(e)["delta"] for e in events[:-2]) == json.loads(events[-2])["output"]
+
+    usage = (await lea.get("/api/admin/usage")).json()["usage"]
+    assert [(u["app"], u["runs"]) for u in usage] == [("elternbrief", 2)]
+    assert (await anna.get("/api/admin/usage")).status_code == 403
+    csv = (await lea.get("/api/admin/usage?format=csv")).text
+    assert csv.startswith("app;day;runs\nelternbrief;") and "anna" not in csv
+
+
+async def test_bad_inputs_name_the_field(box) -> None:
+    anna = box["anna"]
+    for inputs, param in [({"datum": "2026-06-12", "sprache": "Ukrainisch"}, "inputs.anlass"),
+                          ({**EXAMPLE, "kind": "Max"}, "inputs.kind"),
+                          ({**EXAMPLE, "anlass": "Geburtstag"}, "inputs.anlass"),
+                          ({**EXAMPLE, "einzelheiten": "x" * 2001}, "inputs.einzelheiten"),
+                          ({**EXAMPLE, "datum": "irgendwann"}, "inputs.datum")]:
+        r = await anna.post("/api/apps/elternbrief/run", json={"inputs": inputs})
+        assert r.status_code == 422 and r.json()["error"]["param"] == param, r.text
+    r = await anna.post("/api/apps/gibt-es-nicht/run", json={"inputs": {}})
+    assert r.status_code == 404 and "gibt es nicht" in r.json()["error"]["message"]
+    r = await anna.post("/api/apps/pflegehandbuch-fragen/run", json={"inputs": {"frage": "Was tun bei Sturz?"}})
+    assert r.status_code == 409 and "Pflegehandbuch" in r.json()["error"]["message"]
+
+
+async def test_an_author_builds_publishes_versions_and_restores(box) -> None:
+    anna, otto, lea = box["anna"], box["otto"], box["lea"]
+    assert (await anna.post("/api/apps", json=MINIMAL)).status_code == 403
+    r = await otto.post("/api/apps", json=MINIMAL)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "draft" and r.json()["version"] == 1
+    assert (await anna.get("/api/apps/dienstplan-tausch")).status_code == 404  # a draft is not offered
+    tried = await otto.post("/api/apps/dienstplan-tausch/run", json={"inputs": {"datum": "24.12.2026"}})
+    assert tried.status_code == 200 and "24.12.2026" in tried.json()["output"]
+    assert (await otto.post("/api/apps/dienstplan-tausch/publish")).json()["status"] == "published"
+    run = await anna.post("/api/apps/dienstplan-tausch/run", json={"inputs": {"datum": "2026-12-24"}})
+    assert run.status_code == 200
+
+    changed = {**MINIMAL, "title": "Diensttausch", "version": 1}
+    assert (await otto.put("/api/apps/dienstplan-tausch", json=changed)).json()["version"] == 2
+    stale = await otto.put("/api/apps/dienstplan-tausch", json={**changed, "title": "Alt", "version": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+    # staff still run the published version 1 until the new one is published
+    assert (await anna.get("/api/apps/dienstplan-tausch")).json()["title"] == "Dienstplan-Tausch-Anfrage"
+    versions = (await otto.get("/api/apps/dienstplan-tausch/versions")).json()["versions"]
+    assert [(v["version"], v["published"]) for v in versions] == [(2, False), (1, True)]
+    assert (await otto.get("/api/apps/dienstplan-tausch/versions/1")).json()["title"] == "Dienstplan-Tausch-Anfrage"
+    restored = (await otto.post("/api/apps/dienstplan-tausch/versions/1/restore")).json()
+    assert restored["version"] == 3 and restored["title"] == "Dienstplan-Tausch-Anfrage"
+    assert len((await otto.get("/api/apps/dienstplan-tausch/versions")).json()["versions"]) == 3
+
+    assert (await otto.put("/api/apps/elternbrief", json=MINIMAL)).status_code == 403  # built-in
+    clash = await otto.post("/api/apps", json={**MINIMAL, "id": "elternbrief"})
+    assert clash.status_code == 409 and clash.json()["error"]["param"] == "id"
+    missing = await otto.post("/api/apps", json={**MINIMAL, "id": "mit-handbuch", "collection": "Gibtsnicht"})
+    assert missing.status_code == 422 and missing.json()["error"]["param"] == "collection"
+    bad = await otto.post("/api/apps", json={**MINIMAL, "id": "boese", "template": "{{ ''.__class__.__mro__ }}"})
+    assert bad.status_code == 422 and "nicht erlaubt" in bad.json()["error"]["message"]
+    unknown = await otto.post("/api/apps", json={**MINIMAL, "id": "extra", "farbe": "rot"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["param"] == "farbe"
+    high = await otto.post("/api/apps", json={**MINIMAL, "id": "ranking", "purpose": "Bewerber ranken und auswählen"})
+    assert high.status_code == 422 and "Hochrisiko" in high.json()["error"]["message"]
+    assert (await lea.get("/api/apps/dienstplan-tausch")).status_code == 200
+
+
+async def test_preview_runs_an_unsaved_app_for_authors_only(box) -> None:
+    r = await box["otto"].post("/api/apps/preview", json={"app": MINIMAL, "inputs": {"datum": "2026-01-02"}})
+    assert r.status_code == 200 and "02.01.2026" in r.json()["output"]
+    assert (await box["anna"].post("/api/apps/preview", json={"app": MINIMAL, "inputs": {}})).status_code == 403
+
+
+async def test_admins_choose_which_apps_staff_see(box) -> None:
+    anna, lea = box["anna"], box["lea"]
+    assert (await anna.put("/api/admin/apps/elternbrief", json={"enabled": False})).status_code == 403
+    assert (await lea.put("/api/admin/apps/elternbrief", json={"enabled": False})).json()["enabled"] is False
+    assert "elternbrief" not in {a["id"] for a in (await anna.get("/api/apps")).json()["apps"]}
+    assert (await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})).status_code == 404
+    admin_view = {a["id"]: a["enabled"] for a in (await lea.get("/api/apps")).json()["apps"]}
+    assert admin_view["elternbrief"] is False
+    await lea.put("/api/admin/apps/elternbrief", json={"enabled": True})
+    assert (await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})).status_code == 200
+
+
+async def test_export_import_between_two_boxes_never_overwrites_silently(box, tmp_path, fake_engines) -> None:
+    otto = box["otto"]
+    await otto.post("/api/apps", json=MINIMAL)
+    exported = await otto.get("/api/apps/dienstplan-tausch/export")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    yaml_v1 = exported.content
+
+    _, other = await _box(make_settings(tmp_path / "zweite-box"), fake_engines)
+    try:
+        author = other["otto"]
+        r = await author.post("/api/apps/import", files={"file": ("dienstplan-tausch.yaml", yaml_v1)})
+        assert r.status_code == 201 and r.json()["result"] == "imported"
+        again = await author.post("/api/apps/import", files={"file": ("d.yaml", yaml_v1)})
+        assert again.json()["result"] == "unchanged"
+        # the first box improves the app; the second box has not touched its copy: it updates
+        await otto.put("/api/apps/dienstplan-tausch", json={**MINIMAL, "title": "Diensttausch v2"})
+        yaml_v2 = (await otto.get("/api/apps/dienstplan-tausch/export")).content
+        r = await author.post("/api/apps/import", files={"file": ("d.yaml", yaml_v2)})
+        assert r.json()["result"] == "updated" and r.json()["app"]["title"] == "Diensttausch v2"
+        # edited here, then a newer file arrives: refused, nothing changed, the choices named
+        await author.put("/api/apps/dienstplan-tausch", json={**MINIMAL, "title": "Unsere Fassung"})
+        await otto.put("/api/apps/dienstplan-tausch", json={**MINIMAL, "title": "Diensttausch v3"})
+        yaml_v3 = (await otto.get("/api/apps/dienstplan-tausch/export")).content
+        r = await author.post("/api/apps/import", files={"file": ("d.yaml", yaml_v3)})
+        assert r.status_code == 409 and "mode=copy" in r.json()["error"]["message"]
+        assert (await author.get("/api/apps/dienstplan-tausch")).json()["title"] == "Unsere Fassung"
+        copy = await author.post("/api/apps/import", files={"file": ("d.yaml", yaml_v3)}, data={"mode": "copy"})
+        assert copy.json()["result"] == "copied" and copy.json()["app"]["id"] == "dienstplan-tausch-2"
+        replaced = await author.post("/api/apps/import", files={"file": ("d.yaml", yaml_v3)},
+                                     data={"mode": "replace"})
+        assert replaced.json()["app"]["title"] == "Diensttausch v3"
+        history = (await author.get("/api/apps/dienstplan-tausch/versions")).json()["versions"]
+        assert "Unsere Fassung" in {(await author.get(f"/api/apps/dienstplan-tausch/versions/{v['version']}"))
+                                    .json()["title"] for v in history}  # kept in the history
+        for bad, expect in [(b"id: [kaputt", "YAML"), (b"\xff\xfe\x00", "UTF-8"),
+                            (yaml_v1.replace(b"purpose:", b"farbe: rot\npurpose:"), "farbe")]:
+            r = await author.post("/api/apps/import", files={"file": ("x.yaml", bad)})
+            assert r.status_code == 422 and expect in r.json()["error"]["message"], r.text
+        builtin = await author.post("/api/apps/import", files={"file": (
+            "e.yaml", (await author.get("/api/apps/elternbrief/export")).content)})
+        assert builtin.status_code in (200, 201) and builtin.json()["result"] == "unchanged"
+    finally:
+        for c in other.values():
+            await c.aclose()
+
+
+async def test_word_document_with_branding_and_logo(box) -> None:
+    anna, lea = box["anna"], box["lea"]
+    assert (await anna.put("/api/admin/branding", json={"name": "Haus Abendrot"})).status_code == 403
+    r = await lea.put("/api/admin/branding", json={"name": "Haus Abendrot", "address": "Lindenweg 3, Musterstadt"})
+    assert r.status_code == 200 and r.json()["name"] == "Haus Abendrot"
+    bad = await lea.put("/api/admin/branding", json={"name": "", "colors": {"primary": "rot"}})
+    assert bad.status_code == 422
+    assert (await lea.get("/api/admin/branding")).json()["name"] == "Haus Abendrot"  # nothing lost
+    png = io.BytesIO()
+    Image.new("RGB", (60, 30), (200, 30, 30)).save(png, format="PNG")
+    assert (await lea.put("/api/admin/branding/logo", files={"file": ("logo.png", png.getvalue())})).status_code == 200
+    nope = await lea.put("/api/admin/branding/logo", files={"file": ("logo.png", b"not an image")})
+    assert nope.status_code == 415
+    assert (await anna.get("/api/branding/logo")).headers["content-type"] == "image/png"
+
+    r = await anna.post("/api/apps/elternbrief/document",
+                        json={"output": "## Deutsch\n\nLiebe Eltern\n\n## Ukrainisch\n\nШановні батьки"})
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith('attachment; filename="Elternbrief-')
+    doc = Document(io.BytesIO(r.content))
+    assert "Haus Abendrot" in doc.sections[0].header.paragraphs[0].text
+    assert doc.sections[0].header.part.related_parts  # the logo is in the letterhead
+    assert doc.core_properties.content_status.startswith("KI-Entwurf")
