@@ -26,7 +26,7 @@ def mount_ui(app: FastAPI) -> None:
         engines = app.state.engines
         return ChatService(engines) if engines is not None else None
 
-    page = build_page(session, chat, lambda: app.state.handbooks)
+    page = build_page(session, chat, lambda: app.state.handbooks, lambda: app.state.apps)
     theme = gr.themes.Soft(
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"],
         font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"],

@@ -8,9 +8,10 @@ from collections.abc import Callable
 import gradio as gr
 
 from appliance.accounts import Principal
+from appliance.apps.service import AppService
 from appliance.chat_service import ChatService
 from appliance.handbooks_service import HandbookService
-from ui import chat_page, handbook_page
+from ui import apps_page, chat_page, handbook_page
 from ui.i18n import t
 from ui.session import UISession
 
@@ -21,6 +22,11 @@ CSS = """
 #app-header nav a { margin-left: 1rem; }
 #hb-sources ol { padding-left: 1.2rem; }
 footer { display: none !important; }
+.app-card { border: 1px solid #d5dde5; border-radius: 10px; padding: .5rem; background: #fff; max-width: 26rem; }
+.app-tile { font-size: 1.05rem; font-weight: 600; text-align: left; justify-content: flex-start; }
+.app-desc { font-size: .9rem; color: #4a5868; padding: .2rem .3rem; }
+.app-badge { display: inline-block; font-size: .75rem; background: #fff1cc; border-radius: 4px; padding: 0 .4rem; }
+#app-output { border: 1px solid #d5dde5; border-radius: 8px; padding: .6rem; background: #fcfcfd; }
 """
 
 
@@ -38,11 +44,13 @@ def header_html(principal: Principal | None, lang: str) -> str:
 
 
 def build_page(session: UISession, chat: Callable[[], ChatService | None],
-               handbooks: Callable[[], HandbookService | None]) -> gr.Blocks:
+               handbooks: Callable[[], HandbookService | None], apps: Callable[[], AppService | None]) -> gr.Blocks:
     with gr.Blocks(title="KI-Assistenz", analytics_enabled=False) as page:
         header = gr.HTML(header_html(None, "de"))
         notice = gr.Markdown(t("ai_notice", "de"), elem_id="ai-notice")
         with gr.Tabs():
+            with gr.Tab(t("tab_apps", "de"), id="apps", elem_id="tab-apps") as apps_tab:
+                apps_page.render(session, apps, chat, page)
             with gr.Tab(t("tab_chat", "de"), id="chat", elem_id="tab-chat") as chat_tab:
                 chat_page.render(session, chat, page)
             with gr.Tab(t("tab_handbook", "de"), id="handbook", elem_id="tab-handbook") as handbook_tab:
@@ -50,8 +58,8 @@ def build_page(session: UISession, chat: Callable[[], ChatService | None],
 
         def on_load(request: gr.Request):
             principal, lang = session.who(request)
-            return (header_html(principal, lang), t("ai_notice", lang),
+            return (header_html(principal, lang), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
                     gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)))
 
-        page.load(on_load, None, [header, notice, chat_tab, handbook_tab])
+        page.load(on_load, None, [header, notice, apps_tab, chat_tab, handbook_tab])
     return page

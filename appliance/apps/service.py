@@ -84,7 +84,9 @@ class AppService:
             if self.is_author(who) or self._offered(who, spec, enabled):
                 return spec, stored.published_version, "published"
         if self.is_author(who):
-            return self.store.spec(app_id, stored.latest_version), stored.latest_version, "draft"
+            status = ("published" if stored.published_version == stored.latest_version
+                      else "changed" if stored.published_version else "draft")
+            return self.store.spec(app_id, stored.latest_version), stored.latest_version, status
         raise _not_found(app_id)
 
     def _offered(self, who: Principal, spec: AppSpec, enabled: dict[str, bool]) -> bool:
@@ -264,8 +266,9 @@ class AppService:
             return {"result": "unchanged", "app": self.get(who, spec.id, draft=True)}
         newer_unedited = not stored.edited and spec.version > stored.latest_version
         if mode != "replace" and not newer_unedited:
-            why_de = ("hier bearbeitet" if stored.edited else f"hier in Version {stored.latest_version}, die Datei"
-                      f" hat Version {spec.version}")
+            why_de = ("hier bearbeitet" if stored.edited else
+                      f"hier in Version {stored.latest_version}, die Datei hat Version {spec.version}"
+                      + (" mit anderem Inhalt" if spec.version == stored.latest_version else ""))
             raise ApiError(409, f"Die App „{spec.id}“ gibt es hier schon ({why_de}). Nichts wurde geändert."
                            " Als Kopie importieren (mode=copy) oder die hiesige Fassung ersetzen (mode=replace);"
                            " beim Ersetzen bleiben alle bisherigen Versionen erhalten.",

@@ -8,7 +8,7 @@ import socket
 import typer
 from rich.table import Table
 
-from appliance.cli import handbooks, keys, models, users
+from appliance.cli import apps, handbooks, keys, models, users
 from appliance.cli.common import err, fail, out, settings
 
 app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True,
@@ -16,6 +16,7 @@ app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen."
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
+app.add_typer(apps.app, name="apps")
 app.command("ingest")(handbooks.ingest)
 app.command("ask")(handbooks.ask)
 

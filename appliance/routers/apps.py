@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
@@ -14,6 +16,12 @@ from appliance.deps import AppsDep, ChatDep, PrincipalDep, SettingsDep
 from appliance.routers import streaming
 
 router = APIRouter(prefix="/api", tags=["apps"])
+
+
+def attachment(name: str) -> str:
+    """A download's file name: ASCII for old clients, UTF-8 (RFC 6266) for umlauts and other scripts."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or "download"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name)}"
 
 
 class RunRequest(BaseModel):
@@ -107,7 +115,7 @@ async def restore(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -
 async def export_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> Response:
     name, text = apps.export(who, app_id)
     return Response(text, media_type="application/yaml; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/apps/{app_id}/run", response_model=None)
@@ -124,7 +132,7 @@ async def document(app_id: str, body: DocumentRequest, apps: AppsDep, who: Princ
     """A generated text as a Word document with the facility's letterhead and the AI-draft mark."""
     name, data = await run_in_threadpool(apps.document, who, app_id, body.output, body.draft)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(name)})
 
 
 @router.put("/admin/apps/{app_id}")

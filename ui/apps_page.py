@@ -1,0 +1,252 @@
+"""The "Apps" tab: the catalogue (tiles by area, search) and a run page generated from the
+chosen app's fields, with the draft streamed, copy, Word download and start again. Facility
+admins also choose here which apps staff see, and see the use per app and day."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from appliance.accounts import Role
+from appliance.apps.service import AppService
+from appliance.apps.spec import AppSpec, InputField, InputType
+from appliance.chat_service import ChatService
+from appliance.errors import ApiError
+from ui.i18n import t
+from ui.session import UISession
+
+AREAS = ["Pflege", "Kita", "Beratung", "Verwaltung", "Team", "Alle"]
+FILE_TYPES = [".pdf", ".docx", ".md", ".html", ".htm", ".txt", ".epub"]
+
+# the Word file comes straight from the API (session cookie), so no copy lands in Gradio's cache
+DOWNLOAD_JS = """
+async (text, appId, draft) => {
+  if (!text || !appId) { return; }
+  const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/document`, {
+    method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({output: text, draft: !!draft})});
+  if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
+  const cd = r.headers.get('Content-Disposition') || '';
+  const star = cd.match(/filename\\*=UTF-8''([^;]+)/);
+  const plain = cd.match(/filename="([^"]+)"/);
+  const name = star ? decodeURIComponent(star[1]) : (plain ? plain[1] : 'Entwurf.docx');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(await r.blob()); a.download = name;
+  document.body.appendChild(a); a.click(); a.remove();
+}
+"""
+
+
+def _error(exc: ApiError, lang: str) -> gr.Error:
+    return gr.Error(exc.en if lang == "en" else exc.de)
+
+
+def _component(field: InputField, lang: str):
+    label = field.label + ("" if field.required else f" ({'optional' if lang == 'en' else 'freiwillig'})")
+    common = {"label": label, "info": field.help or None, "elem_id": f"field-{field.name}"}
+    if field.type is InputType.choice:
+        return gr.Dropdown(choices=field.options, value=None, **common)
+    if field.type is InputType.multi_choice:
+        return gr.CheckboxGroup(choices=field.options, value=[], **common)
+    if field.type is InputType.number:
+        return gr.Number(value=None, **common)
+    if field.type is InputType.date:
+        return gr.Textbox(placeholder=t("apps_date_placeholder", lang), max_lines=1, **common)
+    if field.type is InputType.file:
+        return gr.File(type="filepath", file_types=FILE_TYPES, **common)
+    lines = 1 if field.type is InputType.text else 6
+    return gr.Textbox(lines=lines, max_lines=1 if lines == 1 else 30, max_length=field.limit, **common)
+
+
+def _file_text(path: Any) -> str:
+    """The text of an uploaded document; the upload itself is removed at once."""
+    from rag.parsers import parse
+
+    if not path:
+        return ""
+    file = Path(str(path))
+    try:
+        parsed = parse(file.read_bytes(), file.name)
+    finally:
+        file.unlink(missing_ok=True)
+    return "\n\n".join(b.text for p in parsed.pages for b in p.blocks)
+
+
+def _values(spec: AppSpec, raw: tuple) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field, value in zip(spec.inputs, raw, strict=True):
+        if field.type is InputType.file:
+            value = _file_text(value)
+        elif field.type is InputType.number and value is not None:
+            value = float(value)
+        values[field.name] = value
+    return values
+
+
+def _example(spec: AppSpec) -> list:
+    example = spec.examples[0].inputs if spec.examples else {}
+    out = []
+    for field in spec.inputs:
+        value = example.get(field.name)
+        if field.type is InputType.date and isinstance(value, str) and len(value) == 10 and value[4] == "-":
+            value = f"{value[8:10]}.{value[5:7]}.{value[0:4]}"
+        if field.type is InputType.file:
+            value = None
+        out.append(value if value is not None else ([] if field.type is InputType.multi_choice else None))
+    return out
+
+
+def _tile_html(app: dict[str, Any]) -> str:
+    return (f"<div class='app-desc'>{html.escape(app['description'])}</div>"
+            + ("<div class='app-badge'>Entwurf</div>" if app["status"] in ("draft", "changed") else ""))
+
+
+def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],
+           page: gr.Blocks) -> None:
+    selected = gr.State("")
+    with gr.Column(elem_id="apps-catalogue") as catalogue:
+        with gr.Row():
+            query = gr.Textbox(label=t("apps_search", "de"), placeholder=t("apps_search_placeholder", "de"),
+                               scale=3, elem_id="apps-search")
+            area = gr.Dropdown(choices=[(t("apps_all_areas", "de"), "")] + [(a, a) for a in AREAS], value="",
+                               label=t("apps_area", "de"), scale=1, elem_id="apps-area")
+
+        @gr.render(inputs=[query, area], triggers=[page.load, query.change, area.change])
+        def tiles(text: str, chosen: str, request: gr.Request) -> None:
+            principal, lang = session.who(request)
+            service = apps()
+            if service is None or principal is None:
+                return
+            needle = (text or "").casefold().strip()
+            shown = [a for a in service.list(principal)
+                     if (a["enabled"] or principal.role is not Role.facility_admin)
+                     and (not chosen or a["category"] == chosen)
+                     and (not needle or needle in f"{a['title']} {a['description']} {a['id']}".casefold())]
+            if not shown:
+                gr.Markdown(t("apps_none", lang), elem_id="apps-none")
+            for name in AREAS:
+                group = [a for a in shown if a["category"] == name]
+                if not group:
+                    continue
+                gr.Markdown(f"### {name}", elem_classes=["apps-area-title"])
+                with gr.Row(elem_classes=["app-tiles"]):
+                    for app in group:
+                        with gr.Column(elem_classes=["app-card"], min_width=220):
+                            button = gr.Button(f"{app['icon']}  {app['title']}", elem_id=f"tile-{app['id']}",
+                                               elem_classes=["app-tile"])
+                            gr.HTML(_tile_html(app))
+                        button.click(lambda app_id=app["id"]: (app_id, gr.update(visible=False),
+                                                               gr.update(visible=True)),
+                                     None, [selected, catalogue, runner])
+
+    with gr.Column(visible=False, elem_id="apps-runner") as runner:
+        back = gr.Button(t("apps_back", "de"), size="sm", elem_id="apps-back")
+
+        @gr.render(inputs=[selected], triggers=[selected.change])
+        def form(app_id: str, request: gr.Request) -> None:
+            principal, lang = session.who(request)
+            service = apps()
+            if not app_id or service is None or principal is None:
+                return
+            draft = service.is_author(principal)
+            try:
+                spec = service.spec(principal, app_id, draft)
+                meta = service.get(principal, app_id, draft)["meta"]
+            except ApiError as exc:
+                gr.Markdown(exc.en if lang == "en" else exc.de)
+                return
+            head = f"## {spec.icon} {html.escape(spec.title)}\n\n{html.escape(spec.description)}"
+            if spec.note:
+                head += f"\n\n*{html.escape(spec.note)}*"
+            if meta["status"] in ("draft", "changed"):
+                head += f"\n\n**{t('apps_draft_badge', lang)}**"
+            if not meta["available"]:
+                head += f"\n\n⚠️ {t('apps_unavailable', lang).format(collection=spec.collection)}"
+            gr.Markdown(head, elem_id="app-head")
+            fields = [_component(f, lang) for f in spec.inputs]
+            with gr.Row():
+                example = gr.Button(t("apps_example", lang), elem_id="app-example", visible=bool(spec.examples))
+                generate = gr.Button(t("apps_generate", lang), variant="primary", elem_id="app-generate")
+                stop = gr.Button(t("stop", lang), variant="stop", elem_id="app-stop")
+            output = gr.Markdown(elem_id="app-output", buttons=["copy"], min_height=80)
+            raw = gr.Textbox(visible=False, elem_id="app-raw")
+            draft_flag = gr.Checkbox(value=draft, visible=False)
+            app_box = gr.Textbox(value=app_id, visible=False)  # a State never reaches the browser's JS
+            with gr.Row():
+                download = gr.Button(t("apps_download", lang), elem_id="app-download", interactive=False)
+                restart = gr.Button(t("apps_restart", lang), elem_id="app-restart")
+
+            async def run(*raw_values) -> AsyncIterator[tuple[str, str, dict]]:
+                principal, lang = session.who(request)
+                chat_service = chat()
+                if chat_service is None or principal is None:
+                    raise gr.Error(t("models_loading", lang))
+                try:
+                    values = await asyncio.to_thread(_values, spec, raw_values)
+                    current, version, _ = service.resolve(principal, app_id, draft)
+                    prepared = await asyncio.to_thread(service.prepare, principal, current, version, values)
+                    text = ""
+                    yield "", "", gr.update(interactive=False)
+                    async for piece in service.generate(chat_service, prepared):
+                        text += piece
+                        yield text, "", gr.update(interactive=False)
+                except ApiError as exc:
+                    raise _error(exc, lang) from None
+                except ValueError as exc:  # a file that cannot be read
+                    raise gr.Error(str(exc)) from None
+                result = service.result(prepared, text)
+                shown = f"{result['output']}\n\n---\n*{result['label']}*"
+                yield shown, f"{result['output']}", gr.update(interactive=True)
+
+            running = generate.click(run, fields, [output, raw, download], concurrency_limit=None)
+            stop.click(None, None, None, cancels=[running])
+            example.click(lambda: _example(spec), None, fields)
+            download.click(None, [raw, app_box, draft_flag], None, js=DOWNLOAD_JS)
+            restart.click(lambda: [*([None] * len(fields)), "", "", gr.update(interactive=False)], None,
+                          [*fields, output, raw, download])
+
+    back.click(lambda: ("", gr.update(visible=True), gr.update(visible=False)), None, [selected, catalogue, runner])
+
+    with gr.Accordion(t("apps_offer", "de"), open=False, visible=False, elem_id="apps-admin") as admin:
+        offered = gr.CheckboxGroup(label=t("apps_offer_hint", "de"), elem_id="apps-offered")
+        save = gr.Button(t("apps_save", "de"), elem_id="apps-save")
+        saved = gr.Markdown()
+        usage = gr.Dataframe(headers=["App", "Tag", "Aufrufe"], interactive=False, label=t("apps_usage", "de"),
+                             elem_id="apps-usage")
+
+    def on_load(request: gr.Request):
+        principal, lang = session.who(request)
+        service = apps()
+        is_admin = bool(service and principal and principal.role is Role.facility_admin)
+        every = service.list(principal) if is_admin else []
+        rows = [[u["app"], u["day"], u["runs"]] for u in service.usage(principal)] if is_admin else []
+        return (gr.update(label=t("apps_search", lang), placeholder=t("apps_search_placeholder", lang)),
+                gr.update(label=t("apps_area", lang),
+                          choices=[(t("apps_all_areas", lang), "")] + [(a, a) for a in AREAS]),
+                gr.update(value=t("apps_back", lang)),
+                gr.update(visible=is_admin, label=t("apps_offer", lang)),
+                gr.update(choices=[(f"{a['icon']} {a['title']}", a["id"]) for a in every],
+                          value=[a["id"] for a in every if a["enabled"]], label=t("apps_offer_hint", lang)),
+                gr.update(value=t("apps_save", lang)), rows)
+
+    page.load(on_load, None, [query, area, back, admin, offered, save, usage])
+
+    def save_offer(chosen: list[str], request: gr.Request) -> str:
+        principal, lang = session.who(request)
+        service = apps()
+        if service is None or principal is None:
+            return ""
+        try:
+            for app in service.list(principal):
+                if (app["id"] in chosen) != app["enabled"]:
+                    service.set_enabled(principal, app["id"], app["id"] in chosen)
+        except ApiError as exc:
+            raise _error(exc, lang) from None
+        return t("apps_saved", lang)
+
+    save.click(save_offer, offered, saved)
