@@ -11,7 +11,7 @@ from appliance.accounts import Principal
 from appliance.apps.service import AppService
 from appliance.chat_service import ChatService
 from appliance.handbooks_service import HandbookService
-from ui import apps_page, chat_page, handbook_page
+from ui import apps_page, builder_page, chat_page, handbook_page
 from ui.i18n import t
 from ui.session import UISession
 
@@ -55,11 +55,16 @@ def build_page(session: UISession, chat: Callable[[], ChatService | None],
                 chat_page.render(session, chat, page)
             with gr.Tab(t("tab_handbook", "de"), id="handbook", elem_id="tab-handbook") as handbook_tab:
                 handbook_page.render(session, handbooks, chat, page)
+            with gr.Tab(t("tab_builder", "de"), id="builder", elem_id="tab-builder", visible=False) as builder_tab:
+                builder_page.render(session, apps, chat, page)
 
         def on_load(request: gr.Request):
             principal, lang = session.who(request)
+            service = apps()
+            author = bool(service and principal and service.is_author(principal))
             return (header_html(principal, lang), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
-                    gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)))
+                    gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)),
+                    gr.update(label=t("tab_builder", lang), visible=author))
 
-        page.load(on_load, None, [header, notice, apps_tab, chat_tab, handbook_tab])
+        page.load(on_load, None, [header, notice, apps_tab, chat_tab, handbook_tab, builder_tab])
     return page

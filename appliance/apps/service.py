@@ -138,7 +138,7 @@ class AppService:
             raise _forbidden("Apps bauen dürfen nur App-Autorinnen und -Autoren und die Einrichtungsleitung.",
                              "Only app authors and facility admins may build apps.")
 
-    def _parse(self, data: Any) -> AppSpec:
+    def parse(self, data: Any) -> AppSpec:
         try:
             spec = parse_spec(data)
         except SpecError as exc:
@@ -155,7 +155,7 @@ class AppService:
 
     def create(self, who: Principal, data: Any) -> dict[str, Any]:
         self.require_author(who)
-        spec = self._parse({**data, "version": 1} if isinstance(data, dict) else data)
+        spec = self.parse({**data, "version": 1} if isinstance(data, dict) else data)
         if self._taken(spec.id):
             raise ApiError(409, f"Eine App mit der Kennung „{spec.id}“ gibt es schon. Bitte eine andere wählen.",
                            f"An app with id '{spec.id}' already exists.", code="app_exists", param="id")
@@ -182,7 +182,7 @@ class AppService:
                            f" Fassung beruht auf Version {sent}). Bitte neu laden; frühere Versionen bleiben"
                            " erhalten.", f"The app changed meanwhile (now version {stored.latest_version}).",
                            code="version_conflict", param="version")
-        spec = self._parse({**data, "id": app_id, "version": stored.latest_version + 1})
+        spec = self.parse({**data, "id": app_id, "version": stored.latest_version + 1})
         if self._same(spec, self.store.spec(app_id, stored.latest_version)):
             return self.get(who, app_id, draft=True)
         self.store.save(spec, who.name, "gespeichert")
@@ -198,7 +198,7 @@ class AppService:
         if stored is None:
             raise _not_found(app_id) if app_id not in self.builtins else _forbidden(
                 "Eingebaute Apps sind schon veröffentlicht.", "Built-in apps are published already.")
-        self._parse(self.store.spec(app_id, stored.latest_version).model_dump(mode="json"))  # collection still there
+        self.parse(self.store.spec(app_id, stored.latest_version).model_dump(mode="json"))  # collection still there
         self.store.publish(app_id, stored.latest_version)
         return self.get(who, app_id)
 
@@ -241,7 +241,7 @@ class AppService:
             raise spec_error(SpecError([("", "Die Datei ist kein Text (UTF-8).")])) from None
         except SpecError as exc:
             raise spec_error(exc) from None
-        spec = self._parse(spec.model_dump(mode="json"))
+        spec = self.parse(spec.model_dump(mode="json"))
         if mode not in (None, "copy", "replace"):
             raise ApiError(422, "mode muss copy oder replace sein.", "mode must be copy or replace.",
                            code="invalid_value", param="mode")

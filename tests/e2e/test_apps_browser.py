@@ -1,0 +1,158 @@
+"""The app catalogue and the builder in Debian's Chromium, against the small real model.
+
+A care worker finds "Elternbrief", fills it in from the example and downloads the Word file
+with the facility's name; an app author builds "Dienstplan-Tausch-Anfrage" from the first field
+to a published app without writing YAML, and a staff member then runs it."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from docx import Document
+
+from appliance.branding import Branding
+from appliance.server import create_app
+from tests.conftest import ROOT, LiveServer, make_settings
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+DONE = ("() => document.querySelector('{sel}')?.innerText.includes('KI-Entwurf')"
+        " || !!document.querySelector('.toast-body')")
+
+
+@pytest.fixture
+def site(tmp_path: Path, real_engines):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
+    app.state.branding.put(Branding(name="Kita Sonnenschein"))
+    app.state.accounts.add("erzieherin", "staff", "geheim123")
+    app.state.accounts.add("autorin", "app_author", "geheim123")
+    for spec in app.state.apps.builtins.values():
+        spec.params.max_tokens = 48  # the tiny model only has to show that the page works
+    with LiveServer(app) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield server, browser
+        browser.close()
+    app.state.handbooks.close()
+
+
+def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    page.fill("#name", name)
+    page.fill("#password", "geheim123")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#apps-search textarea, #apps-search input", timeout=30_000)
+    return context, page
+
+
+def fill(page, selector: str, text: str) -> None:
+    page.locator(f"{selector} textarea, {selector} input").first.fill(text)
+
+
+def choose(page, selector: str, option: str) -> None:
+    page.locator(f"{selector} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def no_error(page) -> None:
+    toast = page.locator(".toast-body")
+    assert toast.count() == 0, f"the UI reported an error: {toast.first.inner_text()}"
+
+
+def test_a_care_worker_writes_a_parents_letter_and_downloads_it(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "erzieherin", requests)
+    fill(page, "#apps-search", "Eltern")
+    page.wait_for_selector("#tile-pflegebericht-diktat", state="detached")  # the search narrows the tiles
+    page.wait_for_selector("#tile-elternbrief")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "apps-catalogue.png"), full_page=True)
+    page.click("#tile-elternbrief")
+    page.wait_for_selector("#app-generate")
+    page.click("#app-example")
+    page.wait_for_function("() => document.querySelector('#field-ort input, #field-ort textarea')?.value")
+    page.click("#app-generate")
+    page.wait_for_function(DONE.format(sel="#app-output"), timeout=120_000)
+    no_error(page)
+    page.screenshot(path=str(SHOTS / "apps-run.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#app-download")
+    assert download.value.suggested_filename.startswith("Elternbrief-")
+    doc = Document(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert "Kita Sonnenschein" in doc.sections[0].header.paragraphs[0].text
+    assert doc.core_properties.content_status.startswith("KI-Entwurf")
+    assert "KI-Entwurf" in doc.paragraphs[0].text
+    page.click("#app-restart")
+    page.wait_for_function("() => !document.querySelector('#field-ort input, #field-ort textarea')?.value")
+    context.close()
+    port = urlsplit(server.url).port
+    assert [u for u in requests if not u.startswith(("data:", "blob:")) and urlsplit(u).port != port] == []
+
+
+def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "autorin", requests)
+    page.get_by_role("tab", name="App-Baukasten").click()
+    fill(page, "#b-title", "Dienstplan-Tausch-Anfrage")
+    page.locator("#b-description textarea, #b-description input").first.click()  # the id follows the title
+    fill(page, "#b-description", "Bittet eine Kollegin oder einen Kollegen höflich um einen Diensttausch.")
+    fill(page, "#b-purpose", "Eine kurze, höfliche Anfrage zum Tausch eines Dienstes formulieren.")
+    for label, kind, required in [("Datum", "Datum", True), ("Mein Dienst", "Kurzer Text", True),
+                                  ("Gewünschter Dienst", "Kurzer Text", True), ("Grund", "Langer Text", False)]:
+        fill(page, "#b-field-label", label)
+        choose(page, "#b-field-type", kind)
+        if page.locator("#b-field-required input").is_checked() != required:
+            page.locator("#b-field-required input").click()
+        page.click("#b-field-add")
+        page.wait_for_function(f"() => document.querySelector('#b-field-list').innerText.includes('{label}')")
+    assert page.locator("#b-id input, #b-id textarea").first.input_value() == "dienstplan-tausch-anfrage"
+    fill(page, "#b-system", "Du schreibst kurze, freundliche Nachrichten an Kolleginnen und Kollegen.")
+    template = page.locator("#b-template textarea").first
+    template.fill("Bitte um Tausch am ")
+    for name, text in [("datum", ". Mein Dienst: "), ("mein_dienst", ". Gewünscht: "), ("gewuenschter_dienst", "")]:
+        page.click(f"#b-insert-{name}")
+        page.wait_for_function(f"() => document.querySelector('#b-template textarea').value.includes('{name} }}}}')")
+        template.press("End")
+        template.type(text)
+    assert template.input_value() == ("Bitte um Tausch am {{ datum }}. Mein Dienst: {{ mein_dienst }}. "
+                                      "Gewünscht: {{ gewuenschter_dienst }}")
+    fill(page, "#b-trial-fields #field-datum", "24.12.2026")
+    fill(page, "#b-trial-fields #field-mein_dienst", "Frühdienst")
+    fill(page, "#b-trial-fields #field-gewuenschter_dienst", "Spätdienst")
+    page.click("#b-try")
+    page.wait_for_function(DONE.format(sel="#b-trial-output"), timeout=120_000)
+    no_error(page)
+    page.screenshot(path=str(SHOTS / "builder.png"), full_page=True)
+    page.click("#b-save")
+    page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Version 1')")
+    page.click("#b-publish")
+    page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Veröffentlicht')")
+    stored = server.app.state.apps.store.get("dienstplan-tausch-anfrage")
+    assert stored.published_version == 1
+    spec = server.app.state.apps.store.spec("dienstplan-tausch-anfrage", 1)
+    assert [f.name for f in spec.inputs] == ["datum", "mein_dienst", "gewuenschter_dienst", "grund"]
+    assert spec.examples[0].inputs["mein_dienst"] == "Frühdienst"  # what was tried becomes the example
+    context.close()
+
+    context, page = sign_in(browser, server, "erzieherin", requests)
+    page.click("#tile-dienstplan-tausch-anfrage")
+    page.wait_for_selector("#app-generate")
+    fill(page, "#field-datum", "24.12.2026")
+    fill(page, "#field-mein_dienst", "Frühdienst")
+    fill(page, "#field-gewuenschter_dienst", "Spätdienst")
+    page.click("#app-generate")
+    page.wait_for_function(DONE.format(sel="#app-output"), timeout=120_000)
+    no_error(page)
+    context.close()

@@ -1,0 +1,392 @@
+"""The "App-Baukasten" tab (app authors and facility admins): build an app without writing YAML.
+
+Fields are added with a small form, the prompt is written by clicking fields to insert them,
+the app is tried side by side with sample inputs, saved as a draft (every save a version),
+published, restored from an earlier version, exported and imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from appliance.apps.service import AppService
+from appliance.apps.spec import AppSpec
+from appliance.chat_service import ChatService
+from appliance.errors import ApiError
+from ui.apps_page import AREAS, _component, _values
+from ui.i18n import t
+from ui.session import UISession
+
+TYPES = [("Kurzer Text", "text"), ("Langer Text", "long_text"), ("Auswahl", "choice"),
+         ("Mehrfachauswahl", "multi_choice"), ("Datum", "date"), ("Zahl", "number"), ("Datei (Text)", "file")]
+ROLES = [("Mitarbeitende", "staff"), ("App-Autorinnen/-Autoren", "app_author"),
+         ("Einrichtungsleitung", "facility_admin")]
+OUTPUTS = [("Text", "text"), ("Formatierter Text", "markdown"), ("Brief", "letter"), ("Tabelle", "table")]
+RISKS = [("minimal", "minimal"), ("begrenzt", "limited")]
+ICONS = ["📝", "✉️", "📋", "🗓️", "🔁", "📖", "🧾", "💬", "🌍", "🧒", "🧓", "🏠", "📣", "✅"]
+NEW = ""
+
+EXPORT_JS = """
+async (appId) => {
+  if (!appId) { alert('Bitte die App zuerst speichern.'); return; }
+  const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/export`, {credentials: 'same-origin'});
+  if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(await r.blob()); a.download = `${appId}.yaml`;
+  document.body.appendChild(a); a.click(); a.remove();
+}
+"""
+
+
+def slug(text: str, sep: str = "-") -> str:
+    """'Dienstplan-Tausch-Anfrage' -> 'dienstplan-tausch-anfrage'; umlauts as ae/oe/ue/ss."""
+    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", sep, text).strip(sep)
+
+
+def field_name(label: str, taken: set[str]) -> str:
+    base = slug(label, "_")[:36] or "feld"
+    base = base if base[0].isalpha() else f"f_{base}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
+
+
+def fields_markdown(fields: list[dict], lang: str) -> str:
+    if not fields:
+        return t("b_no_fields", lang)
+    kinds = dict((v, k) for k, v in TYPES)
+    lines = []
+    for f in fields:
+        extra = f" – {', '.join(f['options'])}" if f.get("options") else ""
+        star = " *" if f.get("required", True) else ""
+        lines.append(f"- **{f['label']}**{star} ({kinds.get(f['type'], f['type'])}, `{{{{ {f['name']} }}}}`){extra}")
+    return "\n".join(lines)
+
+
+def build_spec(app_id: str, title: str, description: str, icon: str, area: str, audience: list[str], purpose: str,
+               risk: str, output: str, collection: str | None, temperature: float, length: float, system: str,
+               template: str, fields: list[dict], sample: dict[str, Any] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "id": app_id.strip() or slug(title), "title": title, "description": description, "icon": icon or "📝",
+        "category": area or "Alle", "audience": audience or ["staff"], "inputs": fields,
+        "system_prompt": system, "template": template,
+        "params": {"temperature": float(temperature), "max_tokens": int(length)},
+        "collection": collection or None, "output": output or "markdown", "purpose": purpose, "risk": risk or "minimal",
+    }
+    if sample:
+        spec["examples"] = [{"inputs": {k: v for k, v in sample.items() if v not in (None, "", [])}}]
+    return spec
+
+
+def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],
+           page: gr.Blocks) -> None:
+    fields = gr.State([])
+    current = gr.State(NEW)  # id of the app being edited; empty for a new one
+    sample = gr.State({})  # the last inputs tried: saved as the app's example
+    with gr.Row():
+        pick = gr.Dropdown(choices=[], label=t("b_pick", "de"), scale=3, elem_id="b-pick")
+        load = gr.Button(t("b_load", "de"), scale=1, elem_id="b-load")
+        new = gr.Button(t("b_new", "de"), scale=1, elem_id="b-new")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, elem_id="b-editor"):
+            gr.Markdown(f"### {t('b_basics', 'de')}")
+            title = gr.Textbox(label=t("b_title", "de"), elem_id="b-title")
+            app_id = gr.Textbox(label=t("b_id", "de"), elem_id="b-id")
+            description = gr.Textbox(label=t("b_description", "de"), elem_id="b-description")
+            with gr.Row():
+                icon = gr.Dropdown(choices=ICONS, value="📝", label=t("b_icon", "de"), allow_custom_value=True)
+                area = gr.Dropdown(choices=AREAS, value="Alle", label="Bereich", elem_id="b-area")
+                output = gr.Dropdown(choices=OUTPUTS, value="markdown", label=t("b_output", "de"))
+            audience = gr.CheckboxGroup(choices=ROLES, value=["staff", "app_author", "facility_admin"],
+                                        label=t("b_audience", "de"), elem_id="b-audience")
+            purpose = gr.Textbox(label=t("b_purpose", "de"), elem_id="b-purpose")
+            risk = gr.Radio(choices=RISKS, value="minimal", label=t("b_risk", "de"), info=t("b_risk_info", "de"))
+            with gr.Row():
+                collection = gr.Dropdown(choices=[], value=None, label=t("b_collection", "de"))
+                temperature = gr.Slider(0, 1, value=0.3, step=0.1, label=t("b_temperature", "de"))
+                length = gr.Slider(100, 2000, value=800, step=50, label=t("b_length", "de"))
+
+            gr.Markdown(f"### {t('b_fields', 'de')}")
+            field_list = gr.Markdown(t("b_no_fields", "de"), elem_id="b-field-list")
+            with gr.Group():
+                with gr.Row():
+                    f_label = gr.Textbox(label=t("b_field_label", "de"), scale=3, elem_id="b-field-label")
+                    f_type = gr.Dropdown(choices=TYPES, value="text", label=t("b_field_type", "de"), scale=2,
+                                         elem_id="b-field-type")
+                    f_required = gr.Checkbox(value=True, label=t("b_field_required", "de"), scale=1,
+                                             elem_id="b-field-required")
+                with gr.Row():
+                    f_options = gr.Textbox(label=t("b_field_options", "de"), lines=3, scale=3,
+                                           elem_id="b-field-options")
+                    f_max = gr.Number(value=None, label=t("b_field_max", "de"), precision=0, scale=1)
+                add = gr.Button(t("b_field_add", "de"), elem_id="b-field-add")
+            with gr.Row():
+                remove_pick = gr.Dropdown(choices=[], label=t("b_field_remove", "de"), scale=3)
+                remove = gr.Button(t("b_field_remove", "de"), scale=1, elem_id="b-field-remove")
+
+            gr.Markdown(f"### {t('b_prompt', 'de')}")
+            system = gr.Textbox(label=t("b_system", "de"), lines=5, elem_id="b-system",
+                                placeholder="Du schreibst … Der Ton ist … Regeln: …")
+            template = gr.Textbox(label=t("b_template", "de"), lines=5, elem_id="b-template")
+
+            @gr.render(inputs=[fields])
+            def insert_buttons(current_fields: list[dict]) -> None:
+                if not current_fields:
+                    return
+                gr.Markdown(t("b_insert", "de"))
+                with gr.Row(elem_id="b-insert"):
+                    for f in current_fields:
+                        button = gr.Button(f"➕ {f['label']}", size="sm", elem_id=f"b-insert-{f['name']}")
+                        button.click(lambda text, name=f["name"]: (text or "") + "{{ " + name + " }}",
+                                     template, template)
+
+        with gr.Column(scale=2, elem_id="b-trial"):
+            gr.Markdown(f"### {t('b_try', 'de')}")
+            @gr.render(inputs=[fields], triggers=[fields.change, page.load])
+            def trial_form(current_fields: list[dict], request: gr.Request) -> None:
+                _, lang = session.who(request)
+                if not current_fields:
+                    return
+                try:
+                    spec = AppSpec.model_validate(build_spec(
+                        "probe", "Probe", "Probe", "📝", "Alle", ["staff"], "Ausprobieren im Baukasten.", "minimal",
+                        "markdown", None, 0.3, 800, "Probe der Felder.", "{{ heute }}", current_fields, None))
+                except Exception:
+                    return
+                with gr.Column(elem_id="b-trial-fields"):
+                    components = [_component(f, lang) for f in spec.inputs]
+                    go = gr.Button(t("b_try_button", lang), variant="primary", elem_id="b-try")
+
+                async def try_it(*values) -> AsyncIterator[tuple[str, dict]]:
+                    service, principal, lang = who(request)  # the render's request: the same signed-in session
+                    chat_service = chat()
+                    if chat_service is None:
+                        raise gr.Error(t("models_loading", lang))
+                    editor_values, current_fields = values[: len(editor)], values[len(editor)]
+                    field_values = values[len(editor) + 1:]
+                    try:
+                        data = build_spec(*editor_values, current_fields, None)
+                        candidate = service.parse(data)
+                        inputs = await asyncio.to_thread(_values, candidate, tuple(field_values))
+                        prepared = await asyncio.to_thread(service.prepare, principal, candidate, 1, inputs)
+                        text = ""
+                        async for piece in service.generate(chat_service, prepared):
+                            text += piece
+                            yield text, inputs
+                    except ApiError as exc:
+                        raise fail(exc, lang) from None
+                    result = service.result(prepared, text, count=False)
+                    yield f"{result['output']}\n\n---\n*{result['label']}*", inputs
+
+                go.click(try_it, [*editor, fields, *components], [trial_output, sample], concurrency_limit=None)
+
+            trial_output = gr.Markdown(elem_id="b-trial-output", min_height=60)
+            status = gr.Markdown(elem_id="b-status")
+            with gr.Row():
+                save = gr.Button(t("b_save", "de"), variant="primary", elem_id="b-save")
+                publish = gr.Button(t("b_publish", "de"), elem_id="b-publish")
+            with gr.Accordion(t("b_versions", "de"), open=False, elem_id="b-versions"):
+                versions = gr.Dropdown(choices=[], label=t("b_versions", "de"), elem_id="b-version-pick")
+                restore = gr.Button(t("b_restore", "de"), elem_id="b-restore")
+            with gr.Accordion(t("b_exchange", "de"), open=False, elem_id="b-exchange"):
+                export = gr.Button(t("b_export", "de"), elem_id="b-export")
+                mode = gr.Radio(choices=[("nicht ändern (nachfragen)", ""), ("als Kopie", "copy"),
+                                         ("ersetzen (alte Versionen bleiben)", "replace")], value="",
+                                label=t("b_import_mode", "de"))
+                upload = gr.File(label=t("b_import", "de"), file_types=[".yaml", ".yml"], type="filepath",
+                                 elem_id="b-import")
+            id_box = gr.Textbox(visible=False)  # the saved id, for the export button's script
+
+    editor = [app_id, title, description, icon, area, audience, purpose, risk, output, collection, temperature,
+              length, system, template]
+
+    def who(request: gr.Request):
+        principal, lang = session.who(request)
+        service = apps()
+        if service is None or principal is None or not service.is_author(principal):
+            raise gr.Error(t("models_loading", lang) if service is None else "Nur für App-Autorinnen und -Autoren.")
+        return service, principal, lang
+
+    def fail(exc: ApiError, lang: str) -> gr.Error:
+        return gr.Error(exc.en if lang == "en" else exc.de)
+
+    # -- fields ----------------------------------------------------------------------------------
+
+    def add_field(current_fields, label, kind, required, options, maximum, request: gr.Request):
+        _, lang = session.who(request)
+        label = (label or "").strip()
+        if not label:
+            raise gr.Error("Bitte eine Beschriftung für das Feld eingeben." if lang == "de"
+                           else "Please enter a label.")
+        field: dict[str, Any] = {"name": field_name(label, {f["name"] for f in current_fields}), "label": label,
+                                 "type": kind, "required": bool(required)}
+        if kind in ("choice", "multi_choice"):
+            field["options"] = [o.strip() for o in (options or "").splitlines() if o.strip()]
+            if not field["options"]:
+                raise gr.Error("Eine Auswahl braucht Möglichkeiten: eine je Zeile." if lang == "de"
+                               else "A choice needs options, one per line.")
+        if maximum:
+            field["max_length"] = int(maximum)
+        updated = [*current_fields, field]
+        return (updated, fields_markdown(updated, lang), gr.update(choices=[(f["label"], f["name"]) for f in updated]),
+                "", "", None)
+
+    add.click(add_field, [fields, f_label, f_type, f_required, f_options, f_max],
+              [fields, field_list, remove_pick, f_label, f_options, f_max])
+
+    def remove_field(current_fields, name, request: gr.Request):
+        _, lang = session.who(request)
+        updated = [f for f in current_fields if f["name"] != name]
+        return updated, fields_markdown(updated, lang), gr.update(choices=[(f["label"], f["name"]) for f in updated],
+                                                                   value=None)
+
+    remove.click(remove_field, [fields, remove_pick], [fields, field_list, remove_pick])
+
+
+    # -- save, publish, versions -----------------------------------------------------------------
+
+    def after_save(service: AppService, principal, saved: dict, message: str):
+        choices = [(f"Version {v['version']} – {v['saved_at'][:16].replace('T', ' ')} – {v['saved_by']}"
+                    + (" (veröffentlicht)" if v["published"] else ""), v["version"])
+                   for v in service.versions(principal, saved["id"])]
+        return saved["id"], saved["id"], saved["id"], message, gr.update(choices=choices, value=None), \
+            gr.update(choices=app_choices(service, principal), value=saved["id"])
+
+    def save_app(editing, current_fields, example, app_id_, title_, description_, icon_, area_, audience_,
+                 purpose_, risk_, output_, collection_, temperature_, length_, system_, template_,
+                 request: gr.Request):
+        service, principal, lang = who(request)
+        data = build_spec(app_id_, title_, description_, icon_, area_, audience_, purpose_, risk_, output_,
+                          collection_, temperature_, length_, system_, template_, current_fields, example or None)
+        try:
+            if editing:
+                saved = service.update(principal, editing, {**data, "id": editing})
+            else:
+                saved = service.create(principal, data)
+        except ApiError as exc:
+            return editing, gr.update(), gr.update(), f"⚠️ {exc.en if lang == 'en' else exc.de}", gr.update(), \
+                gr.update()
+        return after_save(service, principal, saved, "✔ " + t("b_saved", lang).format(version=saved["version"]))
+
+    save_outputs = [current, app_id, id_box, status, versions, pick]
+    save.click(save_app, [current, fields, sample, *editor], save_outputs)
+
+    def publish_app(editing, request: gr.Request):
+        service, principal, lang = who(request)
+        if not editing:
+            return t("b_save_first", lang)
+        try:
+            published = service.publish(principal, editing)
+        except ApiError as exc:
+            return f"⚠️ {exc.en if lang == 'en' else exc.de}"
+        return "✔ " + t("b_published", lang).format(version=published["meta"]["published_version"])
+
+    publish.click(publish_app, current, status)
+
+    def restore_version(editing, version, request: gr.Request):
+        service, principal, lang = who(request)
+        if not editing or not version:
+            return (gr.update(),) * len(load_outputs)
+        try:
+            restored = service.restore(principal, editing, int(version))
+        except ApiError as exc:
+            raise fail(exc, lang) from None
+        out = fill(service, principal, restored, lang)
+        out[-4] = "✔ " + t("b_restored", lang).format(version=restored["version"])
+        return out
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def app_choices(service: AppService, principal) -> list[tuple[str, str]]:
+        return [(f"{a['icon']} {a['title']}" + (" (eingebaut: als Vorlage)" if a["status"] == "builtin" else ""),
+                 a["id"]) for a in service.list(principal)]
+
+    def fill(service: AppService, principal, detail: dict, lang: str, as_template: bool = False) -> list:
+        spec = AppSpec.model_validate({k: v for k, v in detail.items() if k not in ("status", "meta")})
+        editing = "" if as_template else spec.id
+        fields_now = [f.model_dump(exclude_defaults=True, mode="json") for f in spec.inputs]
+        for f in fields_now:
+            f.setdefault("type", "text")
+        versions_now = [] if as_template else [
+            (f"Version {v['version']} – {v['saved_at'][:16].replace('T', ' ')} – {v['saved_by']}"
+             + (" (veröffentlicht)" if v["published"] else ""), v["version"])
+            for v in service.versions(principal, spec.id)]
+        example = spec.examples[0].inputs if spec.examples else {}
+        return [editing, fields_now, fields_markdown(fields_now, lang),
+                gr.update(choices=[(f["label"], f["name"]) for f in fields_now], value=None),
+                f"{spec.id}-eigen" if as_template else spec.id,
+                spec.title + (" (eigene Fassung)" if as_template else ""), spec.description, spec.icon,
+                spec.category.value, spec.audience, spec.purpose, spec.risk.value, spec.output.value, spec.collection,
+                spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, example,
+                "", gr.update(choices=versions_now, value=None), editing, ""]
+
+    load_outputs = [current, fields, field_list, remove_pick, app_id, title, description, icon, area, audience,
+                    purpose, risk, output, collection, temperature, length, system, template, sample, status,
+                    versions, id_box, trial_output]
+
+    def load_app(chosen, request: gr.Request):
+        service, principal, lang = who(request)
+        if not chosen:
+            return [gr.update()] * len(load_outputs)
+        try:
+            builtin = chosen in service.builtins
+            detail = service.get(principal, chosen, draft=True)
+        except ApiError as exc:
+            raise fail(exc, lang) from None
+        return fill(service, principal, detail, lang, as_template=builtin)
+
+    load.click(load_app, pick, load_outputs)
+    restore.click(restore_version, [current, versions], load_outputs)
+
+    def new_app(request: gr.Request):
+        _, lang = session.who(request)
+        return [NEW, [], t("b_no_fields", lang), gr.update(choices=[], value=None), "", "", "", "📝", "Alle",
+                ["staff", "app_author", "facility_admin"], "", "minimal", "markdown", None, 0.3, 800, "", "", {}, "",
+                gr.update(choices=[], value=None), "", ""]
+
+    new.click(new_app, None, load_outputs)
+    title.blur(lambda text, current_id, editing: current_id if (current_id or editing) else slug(text or "")[:64],
+               [title, app_id, current], app_id)
+
+    # -- exchange ------------------------------------------------------------------------------
+
+    export.click(None, id_box, None, js=EXPORT_JS)
+
+    def import_file(path, how, request: gr.Request):
+        service, principal, lang = who(request)
+        if not path:
+            return gr.update(), gr.update()
+        file = Path(str(path))
+        data = file.read_bytes()
+        file.unlink(missing_ok=True)
+        try:
+            result = service.import_(principal, data, how or None)
+        except ApiError as exc:
+            return f"⚠️ {exc.en if lang == 'en' else exc.de}", gr.update()
+        words = {"imported": "importiert", "copied": "als Kopie importiert", "updated": "aktualisiert",
+                 "replaced": "ersetzt (frühere Versionen bleiben)", "unchanged": "unverändert, schon vorhanden"}
+        app = result["app"]
+        return (f"✔ {app['title']} ({app['id']}): {words[result['result']]}. Zum Bearbeiten oben auswählen und laden.",
+                gr.update(choices=app_choices(service, principal), value=app["id"]))
+
+    upload.upload(import_file, [upload, mode], [status, pick])
+
+    def on_load(request: gr.Request):
+        principal, _ = session.who(request)
+        service = apps()
+        if service is None or principal is None or not service.is_author(principal):
+            return gr.update(choices=[]), gr.update(choices=[])
+        names = [n for n, _ in service.handbooks.index.collections()] if service.handbooks else []
+        return gr.update(choices=app_choices(service, principal)), gr.update(choices=[("–", ""), *names])
+
+    page.load(on_load, None, [pick, collection])
