@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from appliance.errors import ApiError
 
 MAX_LOGO_BYTES = 1024 * 1024
+DEFAULT_NAME = "KI-Assistenz"
 COLOR = r"^#[0-9a-fA-F]{6}$"
 URL = r"^(https?://\S+|/\S*)?$"
 
@@ -29,7 +30,7 @@ class Colors(BaseModel):
 
 class Branding(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: Annotated[str, Field(min_length=1, max_length=80)] = "KI-Assistenz"
+    name: Annotated[str, Field(min_length=1, max_length=80)] = DEFAULT_NAME
     address: Annotated[str, Field(max_length=300, description="Anschrift für den Briefkopf")] = ""
     colors: Colors = Field(default_factory=Colors)
     login_text: Annotated[str, Field(max_length=500)] = ""

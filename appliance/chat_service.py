@@ -78,3 +78,15 @@ class ChatService:
                 code="queue_full",
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
+
+    async def texts(
+        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams, shrink_to_fit: int = 0
+    ) -> AsyncIterator[str]:
+        """Just the text pieces of an answer; the model's stream is closed however this one ends."""
+        _, events = await self.start(model_id, messages, params, shrink_to_fit)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            await events.aclose()

@@ -15,7 +15,7 @@ from appliance.chat_service import ChatService
 from appliance.config import Settings
 from appliance.errors import ApiError
 from appliance.jobs import Job, Jobs
-from models.chat import Message, SamplingParams, TextDelta
+from models.chat import Message, SamplingParams
 from models.embeddings import Embedder
 from rag.answer import NOTHING_FOUND, build_messages, citations, relevant
 from rag.documents import ParseError
@@ -189,13 +189,8 @@ class HandbookService:
             yield NOTHING_FOUND
             return
         messages = [Message(role, content) for role, content in build_messages(question, hits)]
-        _, events = await chat.start(None, messages, SamplingParams(temperature=0.1, max_tokens=400))
-        try:
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    yield event.text
-        finally:
-            await events.aclose()
+        async for piece in chat.texts(None, messages, SamplingParams(temperature=0.1, max_tokens=400)):
+            yield piece
 
     @staticmethod
     def answer_json(answer: str, hits: list[Hit]) -> dict[str, Any]:

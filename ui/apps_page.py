@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from pydantic import ValidationError
 
 from appliance.accounts import Role
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputField, InputType
+from appliance.branding import Branding
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
+from ui.handbook_page import sources_html
 from ui.i18n import t
 from ui.session import UISession
 
@@ -125,7 +128,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             needle = (text or "").casefold().strip()
             shown = [a for a in service.list(principal)
                      if (a["enabled"] or principal.role is not Role.facility_admin)
-                     and (not chosen or a["category"] == chosen)
+                     and (not chosen or a["category"] in (chosen, "Alle"))  # "Alle": apps for every area
                      and (not needle or needle in f"{a['title']} {a['description']} {a['id']}".casefold())]
             if not shown:
                 gr.Markdown(t("apps_none", lang), elem_id="apps-none")
@@ -200,7 +203,8 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 except ValueError as exc:  # a file that cannot be read
                     raise gr.Error(str(exc)) from None
                 result = service.result(prepared, text)
-                shown = f"{result['output']}\n\n---\n*{result['label']}*"
+                sources = sources_html(spec.collection or "", result, lang) if result.get("citations") else ""
+                shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
                 yield shown, f"{result['output']}", gr.update(interactive=True)
 
             running = generate.click(run, fields, [output, raw, download], concurrency_limit=None)
@@ -218,6 +222,13 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         saved = gr.Markdown()
         usage = gr.Dataframe(headers=["App", "Tag", "Aufrufe"], interactive=False, label=t("apps_usage", "de"),
                              elem_id="apps-usage")
+        gr.Markdown(f"### {t('brand_title', 'de')}")
+        brand_name = gr.Textbox(label=t("brand_name", "de"), elem_id="brand-name")
+        brand_address = gr.Textbox(label=t("brand_address", "de"), elem_id="brand-address")
+        brand_logo = gr.File(label=t("brand_logo", "de"), type="filepath", file_types=[".png", ".jpg", ".jpeg"],
+                             elem_id="brand-logo")
+        brand_save = gr.Button(t("brand_save", "de"), elem_id="brand-save")
+        brand_status = gr.Markdown(elem_id="brand-status")
 
     def on_load(request: gr.Request):
         principal, lang = session.who(request)
@@ -232,9 +243,32 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 gr.update(visible=is_admin, label=t("apps_offer", lang)),
                 gr.update(choices=[(f"{a['icon']} {a['title']}", a["id"]) for a in every],
                           value=[a["id"] for a in every if a["enabled"]], label=t("apps_offer_hint", lang)),
-                gr.update(value=t("apps_save", lang)), rows)
+                gr.update(value=t("apps_save", lang)), rows, session.app.state.branding.get().name,
+                session.app.state.branding.get().address)
 
-    page.load(on_load, None, [query, area, back, admin, offered, save, usage])
+    page.load(on_load, None, [query, area, back, admin, offered, save, usage, brand_name, brand_address])
+
+    def save_brand(name: str, address: str, logo: str | None, request: gr.Request) -> str:
+        principal, lang = session.who(request)
+        store = session.app.state.branding
+        if principal is None or principal.role is not Role.facility_admin:
+            return ""
+        try:
+            if logo:
+                path = Path(str(logo))
+                data = path.read_bytes()
+                path.unlink(missing_ok=True)
+                store.put_logo(data)
+            store.put(Branding.model_validate({**store.get().model_dump(), "name": name, "address": address}))
+        except ApiError as exc:
+            raise _error(exc, lang) from None
+        except ValidationError as exc:
+            field = ".".join(str(x) for x in exc.errors()[0]["loc"])
+            raise gr.Error(("Bitte prüfen: " if lang == "de" else "Please check: ") + field) from None
+        return t("apps_saved", lang) + " " + ("Die Kopfzeile zeigt den Namen nach dem Neuladen der Seite."
+                                              if lang == "de" else "The header shows the name after a reload.")
+
+    brand_save.click(save_brand, [brand_name, brand_address, brand_logo], brand_status)
 
     def save_offer(chosen: list[str], request: gr.Request) -> str:
         principal, lang = session.who(request)

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from appliance.accounts import AccountError, Accounts
+from appliance.branding import DEFAULT_NAME
 from appliance.deps import SESSION_STAMP, SESSION_USER, principal_from_request
 from ui.i18n import LANGUAGES, SESSION_LANG, pick_language, t
 
@@ -31,11 +32,17 @@ def _accounts(request: Request) -> Accounts:
 def _page(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
     lang = language(request)
     other = "en" if lang == "de" else "de"
+    store = request.app.state.branding
+    brand = store.get()
     base = {
+        "logo": "/api/branding/logo" if store.logo() else None,
+        "login_text": brand.login_text,
+        "imprint_url": brand.imprint_url,
+        "privacy_url": brand.privacy_url,
         "lang": lang,
         "other_lang": other,
         "other_language": t("other_language", lang),
-        "product": t("product", lang),
+        "product": brand.name if brand.name != DEFAULT_NAME else t("product", lang),
         "offline_note": t("offline_note", lang),
         "t_name": t("name", lang),
         "t_password": t("password", lang),

@@ -75,16 +75,20 @@ def fields_markdown(fields: list[dict], lang: str) -> str:
 
 def build_spec(app_id: str, title: str, description: str, icon: str, area: str, audience: list[str], purpose: str,
                risk: str, output: str, collection: str | None, temperature: float, length: float, system: str,
-               template: str, fields: list[dict], sample: dict[str, Any] | None) -> dict[str, Any]:
+               template: str, note: str, fields: list[dict], sample: dict[str, Any] | None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "id": app_id.strip() or slug(title), "title": title, "description": description, "icon": icon or "📝",
         "category": area or "Alle", "audience": audience or ["staff"], "inputs": fields,
         "system_prompt": system, "template": template,
         "params": {"temperature": float(temperature), "max_tokens": int(length)},
         "collection": collection or None, "output": output or "markdown", "purpose": purpose, "risk": risk or "minimal",
+        "note": note or "",
     }
-    if sample:
-        spec["examples"] = [{"inputs": {k: v for k, v in sample.items() if v not in (None, "", [])}}]
+    # what was tried becomes the example; a file's text never does (it may hold real people's data)
+    texts = {f["name"] for f in fields if f.get("type", "text") not in ("file", "audio")}
+    example = {k: v for k, v in (sample or {}).items() if k in texts and v not in (None, "", [])}
+    if example:
+        spec["examples"] = [{"inputs": example}]
     return spec
 
 
@@ -93,6 +97,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
     fields = gr.State([])
     current = gr.State(NEW)  # id of the app being edited; empty for a new one
     sample = gr.State({})  # the last inputs tried: saved as the app's example
+    base_version = gr.State(None)  # the version the editor holds
     with gr.Row():
         pick = gr.Dropdown(choices=[], label=t("b_pick", "de"), scale=3, elem_id="b-pick")
         load = gr.Button(t("b_load", "de"), scale=1, elem_id="b-load")
@@ -138,6 +143,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             system = gr.Textbox(label=t("b_system", "de"), lines=5, elem_id="b-system",
                                 placeholder="Du schreibst … Der Ton ist … Regeln: …")
             template = gr.Textbox(label=t("b_template", "de"), lines=5, elem_id="b-template")
+            note = gr.Textbox(label=t("b_note", "de"), elem_id="b-note")
 
             @gr.render(inputs=[fields])
             def insert_buttons(current_fields: list[dict]) -> None:
@@ -160,7 +166,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 try:
                     spec = AppSpec.model_validate(build_spec(
                         "probe", "Probe", "Probe", "📝", "Alle", ["staff"], "Ausprobieren im Baukasten.", "minimal",
-                        "markdown", None, 0.3, 800, "Probe der Felder.", "{{ heute }}", current_fields, None))
+                        "markdown", None, 0.3, 800, "Probe der Felder.", "{{ heute }}", "", current_fields, None))
                 except Exception:
                     return
                 with gr.Column(elem_id="b-trial-fields"):
@@ -208,7 +214,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             id_box = gr.Textbox(visible=False)  # the saved id, for the export button's script
 
     editor = [app_id, title, description, icon, area, audience, purpose, risk, output, collection, temperature,
-              length, system, template]
+              length, system, template, note]
 
     def who(request: gr.Request):
         principal, lang = session.who(request)
@@ -260,26 +266,27 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                     + (" (veröffentlicht)" if v["published"] else ""), v["version"])
                    for v in service.versions(principal, saved["id"])]
         return saved["id"], saved["id"], saved["id"], message, gr.update(choices=choices, value=None), \
-            gr.update(choices=app_choices(service, principal), value=saved["id"])
+            gr.update(choices=app_choices(service, principal), value=saved["id"]), saved["version"]
 
     def save_app(editing, current_fields, example, app_id_, title_, description_, icon_, area_, audience_,
-                 purpose_, risk_, output_, collection_, temperature_, length_, system_, template_,
-                 request: gr.Request):
+                 purpose_, risk_, output_, collection_, temperature_, length_, system_, template_, note_,
+                 base_version_, request: gr.Request):
         service, principal, lang = who(request)
         data = build_spec(app_id_, title_, description_, icon_, area_, audience_, purpose_, risk_, output_,
-                          collection_, temperature_, length_, system_, template_, current_fields, example or None)
+                          collection_, temperature_, length_, system_, template_, note_, current_fields,
+                          example or None)
         try:
-            if editing:
-                saved = service.update(principal, editing, {**data, "id": editing})
+            if editing:  # the version it was loaded at: a save over someone else's newer one is refused
+                saved = service.update(principal, editing, {**data, "id": editing, "version": base_version_})
             else:
                 saved = service.create(principal, data)
         except ApiError as exc:
             return editing, gr.update(), gr.update(), f"⚠️ {exc.en if lang == 'en' else exc.de}", gr.update(), \
-                gr.update()
+                gr.update(), base_version_
         return after_save(service, principal, saved, "✔ " + t("b_saved", lang).format(version=saved["version"]))
 
-    save_outputs = [current, app_id, id_box, status, versions, pick]
-    save.click(save_app, [current, fields, sample, *editor], save_outputs)
+    save_outputs = [current, app_id, id_box, status, versions, pick, base_version]
+    save.click(save_app, [current, fields, sample, *editor, base_version], save_outputs)
 
     def publish_app(editing, request: gr.Request):
         service, principal, lang = who(request)
@@ -302,7 +309,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         except ApiError as exc:
             raise fail(exc, lang) from None
         out = fill(service, principal, restored, lang)
-        out[-4] = "✔ " + t("b_restored", lang).format(version=restored["version"])
+        out[load_outputs.index(status)] = "✔ " + t("b_restored", lang).format(version=restored["version"])
         return out
 
     # -- loading -----------------------------------------------------------------------------
@@ -327,12 +334,13 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 f"{spec.id}-eigen" if as_template else spec.id,
                 spec.title + (" (eigene Fassung)" if as_template else ""), spec.description, spec.icon,
                 spec.category.value, spec.audience, spec.purpose, spec.risk.value, spec.output.value, spec.collection,
-                spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, example,
-                "", gr.update(choices=versions_now, value=None), editing, ""]
+                spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, spec.note,
+                example, "", gr.update(choices=versions_now, value=None), editing, "",
+                None if as_template else spec.version]
 
     load_outputs = [current, fields, field_list, remove_pick, app_id, title, description, icon, area, audience,
-                    purpose, risk, output, collection, temperature, length, system, template, sample, status,
-                    versions, id_box, trial_output]
+                    purpose, risk, output, collection, temperature, length, system, template, note, sample, status,
+                    versions, id_box, trial_output, base_version]
 
     def load_app(chosen, request: gr.Request):
         service, principal, lang = who(request)
@@ -351,8 +359,8 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
     def new_app(request: gr.Request):
         _, lang = session.who(request)
         return [NEW, [], t("b_no_fields", lang), gr.update(choices=[], value=None), "", "", "", "📝", "Alle",
-                ["staff", "app_author", "facility_admin"], "", "minimal", "markdown", None, 0.3, 800, "", "", {}, "",
-                gr.update(choices=[], value=None), "", ""]
+                ["staff", "app_author", "facility_admin"], "", "minimal", "markdown", None, 0.3, 800, "", "", "", {},
+                "", gr.update(choices=[], value=None), "", "", None]
 
     new.click(new_app, None, load_outputs)
     title.blur(lambda text, current_id, editing: current_id if (current_id or editing) else slug(text or "")[:64],

@@ -9,6 +9,7 @@ import gradio as gr
 
 from appliance.accounts import Principal
 from appliance.apps.service import AppService
+from appliance.branding import DEFAULT_NAME
 from appliance.chat_service import ChatService
 from appliance.handbooks_service import HandbookService
 from ui import apps_page, builder_page, chat_page, handbook_page
@@ -19,6 +20,7 @@ CSS = """
 #ai-notice { background: #fff7e0; border-left: 4px solid #e0a800; padding: .4rem .8rem; border-radius: 6px; }
 #app-header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
 #app-header h1 { margin: 0; font-size: 1.5rem; }
+#app-header h1 small { font-size: .8rem; font-weight: 400; color: #4a5868; margin-left: .5rem; }
 #app-header nav a { margin-left: 1rem; }
 #hb-sources ol { padding-left: 1.2rem; }
 footer { display: none !important; }
@@ -30,14 +32,18 @@ footer { display: none !important; }
 """
 
 
-def header_html(principal: Principal | None, lang: str) -> str:
+def header_html(principal: Principal | None, lang: str, facility: str = "") -> str:
+    """The facility's own name when it has set one (branding), the product's otherwise."""
     other = "en" if lang == "de" else "de"
     who = (
         f"<span>{t('signed_in_as', lang)} <b>{html.escape(principal.name)}</b></span>"
         if principal else ""
     )
+    product = t("product", lang)
+    title = html.escape(facility) if facility and facility != DEFAULT_NAME else product
+    subtitle = f" <small>{product}</small>" if title != product else ""
     return (
-        f"<div id='app-header'><h1>{t('product', lang)}</h1><nav>{who}"
+        f"<div id='app-header'><h1>{title}{subtitle}</h1><nav>{who}"
         f"<a href='/lang/{other}?next=/'>{t('other_language', lang)}</a>"
         f"<a href='/logout'>{t('logout', lang)}</a></nav></div>"
     )
@@ -62,7 +68,8 @@ def build_page(session: UISession, chat: Callable[[], ChatService | None],
             principal, lang = session.who(request)
             service = apps()
             author = bool(service and principal and service.is_author(principal))
-            return (header_html(principal, lang), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
+            facility = session.app.state.branding.get().name
+            return (header_html(principal, lang, facility), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
                     gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)),
                     gr.update(label=t("tab_builder", lang), visible=author))
 

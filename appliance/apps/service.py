@@ -15,7 +15,7 @@ from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
 from appliance.apps.spec import AppSpec, SpecError, load_yaml, parse_spec
 from appliance.apps.store import AppStore, load_builtins
-from appliance.chat_service import ChatService, Message, SamplingParams, TextDelta
+from appliance.chat_service import ChatService, Message, SamplingParams
 from appliance.errors import ApiError
 from rag.answer import NOTHING_FOUND, build_messages, citations
 from rag.search import Hit
@@ -352,14 +352,9 @@ class AppService:
             yield NOTHING_FOUND
             return
         # the app's max_tokens is a ceiling: with a long input, the answer gets what is left
-        _, events = await chat.start(prepared.spec.params.model, prepared.messages, prepared.params,
-                                     shrink_to_fit=MIN_ANSWER_TOKENS)
-        try:
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    yield event.text
-        finally:
-            await events.aclose()
+        async for piece in chat.texts(prepared.spec.params.model, prepared.messages, prepared.params,
+                                      shrink_to_fit=MIN_ANSWER_TOKENS):
+            yield piece
 
     def result(self, prepared: Prepared, output: str, count: bool = True) -> dict[str, Any]:
         if count:

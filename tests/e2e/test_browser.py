@@ -138,8 +138,9 @@ def wait_until(check: Callable[[], object], timeout: float, message: str, interv
 def wait_for_chat_page(b: Browsing, signed_in_as: str = "Angemeldet als") -> None:
     """The Gradio page is up and its load event (header, labels in the user's language) has run."""
     page = b.page
-    page.wait_for_selector("#chat-input textarea", timeout=60_000)
     page.wait_for_selector(f"#app-header >> text={signed_in_as}", timeout=60_000)
+    page.get_by_role("tab", name="Chat").click()  # the app catalogue is the first tab
+    page.wait_for_selector("#chat-input textarea", timeout=60_000)
     assert b.path() == "/"
 
 

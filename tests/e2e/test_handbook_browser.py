@@ -47,7 +47,7 @@ def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
     page.fill("#name", name)
     page.fill("#password", "geheim123")
     page.click("button[type=submit]")
-    page.wait_for_selector("#chat-input textarea", timeout=30_000)
+    page.wait_for_selector("#app-header >> text=Angemeldet als", timeout=30_000)
     page.get_by_role("tab", name="Handbuch").click()
     page.wait_for_selector("#hb-question textarea")
     return context, page

@@ -35,6 +35,32 @@ async def test_first_run_only_while_no_account_exists(web: httpx.AsyncClient) ->
     assert r.status_code == 303 and web.app.state.accounts.count() == 1
 
 
+async def test_the_login_page_carries_the_facility_branding(web: httpx.AsyncClient) -> None:
+    from appliance.branding import Branding
+
+    web.app.state.accounts.add("anna", "staff", "geheim123")
+    plain = (await web.get("/login")).text
+    assert "<h1>KI-Assistenz</h1>" in plain and "class=\"logo\"" not in plain
+    web.app.state.branding.put(Branding(name="Haus Abendrot", login_text="Willkommen im Haus Abendrot.",
+                                        privacy_url="/datenschutz"))
+    web.app.state.branding.put_logo(_png())
+    page = (await web.get("/login")).text
+    assert "<title>Anmelden · Haus Abendrot</title>" in page and "<h1>Haus Abendrot</h1>" in page
+    assert 'src="/api/branding/logo"' in page and "Willkommen im Haus Abendrot." in page
+    assert 'href="/datenschutz"' in page
+    assert (await web.get("/api/branding/logo")).headers["content-type"] == "image/png"
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), (0, 90, 160)).save(out, format="PNG")
+    return out.getvalue()
+
+
 async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
     web.app.state.accounts.add("anna", "staff", "geheim123")
     r = await web.post("/login", data={"name": "anna", "password": "falsch"})
