@@ -20,6 +20,7 @@ class SamplingParams:
     top_p: float = 0.95
     seed: int | None = None
     stop: Sequence[str] = field(default_factory=tuple)
+    repeat_penalty: float = 1.0  # above 1 small models loop less in long texts (apps use 1.1)
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class LlamaChatModel:
             top_p=params.top_p,
             top_k=40 if params.temperature > 0 else 1,
             min_p=0.05 if params.temperature > 0 else 0.0,
-            repeat_penalty=1.0,
+            repeat_penalty=params.repeat_penalty,
             reset=True,
         ):
             if cancel.is_set():

@@ -331,7 +331,7 @@ class AppService:
                            f"The app's template cannot be filled in: {exc}", code="template_error",
                            param="template") from None
         params = SamplingParams(temperature=spec.params.temperature, top_p=spec.params.top_p,
-                                max_tokens=spec.params.max_tokens)
+                                max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty)
         system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + DATA_NOT_ORDERS
         if spec.collection is None:
             return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params)

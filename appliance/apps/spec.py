@@ -102,6 +102,7 @@ class Params(Strict):
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.3
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
     max_tokens: Annotated[int, Field(ge=16, le=8192)] = 1024
+    repeat_penalty: Annotated[float, Field(ge=1.0, le=2.0)] = 1.1  # keeps small models from looping
     model: Annotated[str | None, Field(max_length=100)] = None
 
 
