@@ -104,7 +104,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         new = gr.Button(t("b_new", "de"), scale=1, elem_id="b-new")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, elem_id="b-editor"):
-            gr.Markdown(f"### {t('b_basics', 'de')}")
+            h_basics = gr.Markdown(f"### {t('b_basics', 'de')}")
             title = gr.Textbox(label=t("b_title", "de"), elem_id="b-title")
             app_id = gr.Textbox(label=t("b_id", "de"), elem_id="b-id")
             description = gr.Textbox(label=t("b_description", "de"), elem_id="b-description")
@@ -119,9 +119,9 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             with gr.Row():
                 collection = gr.Dropdown(choices=[], value=None, label=t("b_collection", "de"))
                 temperature = gr.Slider(0, 1, value=0.3, step=0.1, label=t("b_temperature", "de"))
-                length = gr.Slider(100, 2000, value=800, step=50, label=t("b_length", "de"))
+                length = gr.Slider(100, 2000, value=800, step=50, label=t("b_length", "de"), elem_id="b-length")
 
-            gr.Markdown(f"### {t('b_fields', 'de')}")
+            h_fields = gr.Markdown(f"### {t('b_fields', 'de')}")
             field_list = gr.Markdown(t("b_no_fields", "de"), elem_id="b-field-list")
             with gr.Group():
                 with gr.Row():
@@ -139,17 +139,18 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 remove_pick = gr.Dropdown(choices=[], label=t("b_field_remove", "de"), scale=3)
                 remove = gr.Button(t("b_field_remove", "de"), scale=1, elem_id="b-field-remove")
 
-            gr.Markdown(f"### {t('b_prompt', 'de')}")
+            h_prompt = gr.Markdown(f"### {t('b_prompt', 'de')}")
             system = gr.Textbox(label=t("b_system", "de"), lines=5, elem_id="b-system",
                                 placeholder="Du schreibst … Der Ton ist … Regeln: …")
             template = gr.Textbox(label=t("b_template", "de"), lines=5, elem_id="b-template")
             note = gr.Textbox(label=t("b_note", "de"), elem_id="b-note")
 
             @gr.render(inputs=[fields])
-            def insert_buttons(current_fields: list[dict]) -> None:
+            def insert_buttons(current_fields: list[dict], request: gr.Request) -> None:
+                _, lang = session.who(request)
                 if not current_fields:
                     return
-                gr.Markdown(t("b_insert", "de"))
+                gr.Markdown(t("b_insert", lang))
                 with gr.Row(elem_id="b-insert"):
                     for f in current_fields:
                         button = gr.Button(f"➕ {f['label']}", size="sm", elem_id=f"b-insert-{f['name']}")
@@ -157,7 +158,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                                      template, template)
 
         with gr.Column(scale=2, elem_id="b-trial"):
-            gr.Markdown(f"### {t('b_try', 'de')}")
+            h_try = gr.Markdown(f"### {t('b_try', 'de')}")
             @gr.render(inputs=[fields], triggers=[fields.change, page.load])
             def trial_form(current_fields: list[dict], request: gr.Request) -> None:
                 _, lang = session.who(request)
@@ -201,10 +202,10 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             with gr.Row():
                 save = gr.Button(t("b_save", "de"), variant="primary", elem_id="b-save")
                 publish = gr.Button(t("b_publish", "de"), elem_id="b-publish")
-            with gr.Accordion(t("b_versions", "de"), open=False, elem_id="b-versions"):
+            with gr.Accordion(t("b_versions", "de"), open=False, elem_id="b-versions") as versions_box:
                 versions = gr.Dropdown(choices=[], label=t("b_versions", "de"), elem_id="b-version-pick")
                 restore = gr.Button(t("b_restore", "de"), elem_id="b-restore")
-            with gr.Accordion(t("b_exchange", "de"), open=False, elem_id="b-exchange"):
+            with gr.Accordion(t("b_exchange", "de"), open=False, elem_id="b-exchange") as exchange_box:
                 export = gr.Button(t("b_export", "de"), elem_id="b-export")
                 mode = gr.Radio(choices=[("nicht ändern (nachfragen)", ""), ("als Kopie", "copy"),
                                          ("ersetzen (alte Versionen bleiben)", "replace")], value="",
@@ -389,12 +390,28 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
     upload.upload(import_file, [upload, mode], [status, pick])
 
-    def on_load(request: gr.Request):
-        principal, _ = session.who(request)
-        service = apps()
-        if service is None or principal is None or not service.is_author(principal):
-            return gr.update(choices=[]), gr.update(choices=[])
-        names = [n for n, _ in service.handbooks.index.collections()] if service.handbooks else []
-        return gr.update(choices=app_choices(service, principal)), gr.update(choices=[("–", ""), *names])
+    # every label in the user's language (built in German, switched when the page loads)
+    labels = [(title, "b_title"), (app_id, "b_id"), (description, "b_description"),
+              (icon, "b_icon"), (output, "b_output"), (audience, "b_audience"), (purpose, "b_purpose"),
+              (temperature, "b_temperature"), (length, "b_length"),
+              (f_label, "b_field_label"), (f_type, "b_field_type"), (f_required, "b_field_required"),
+              (f_options, "b_field_options"), (f_max, "b_field_max"), (remove_pick, "b_field_remove"),
+              (system, "b_system"), (template, "b_template"), (note, "b_note"), (versions_box, "b_versions"),
+              (versions, "b_versions"), (exchange_box, "b_exchange"), (mode, "b_import_mode"), (upload, "b_import")]
+    buttons = [(load, "b_load"), (new, "b_new"), (add, "b_field_add"), (remove, "b_field_remove"),
+               (save, "b_save"), (publish, "b_publish"), (restore, "b_restore"), (export, "b_export")]
+    headings = [(h_basics, "b_basics"), (h_fields, "b_fields"), (h_prompt, "b_prompt"), (h_try, "b_try")]
 
-    page.load(on_load, None, [pick, collection])
+    def on_load(request: gr.Request):
+        principal, lang = session.who(request)
+        texts = ([gr.update(label=t(k, lang)) for _, k in labels] + [gr.update(value=t(k, lang)) for _, k in buttons]
+                 + [f"### {t(k, lang)}" for _, k in headings]
+                 + [gr.update(label=t("b_risk", lang), info=t("b_risk_info", lang)), t("b_no_fields", lang)])
+        service = apps()
+        author = service is not None and principal is not None and service.is_author(principal)
+        names = [n for n, _ in service.handbooks.index.collections()] if author and service.handbooks else []
+        return [*texts, gr.update(label=t("b_pick", lang), choices=app_choices(service, principal) if author else []),
+                gr.update(label=t("b_collection", lang), choices=[("–", ""), *names])]
+
+    page.load(on_load, None, [*(c for c, _ in labels), *(c for c, _ in buttons), *(c for c, _ in headings), risk,
+                              field_list, pick, collection])

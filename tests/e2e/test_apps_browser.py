@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from docx import Document
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from appliance.branding import Branding
 from appliance.server import create_app
@@ -122,12 +123,22 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     template = page.locator("#b-template textarea").first
     template.fill("Bitte um Tausch am ")
     for name, text in [("datum", ". Mein Dienst: "), ("mein_dienst", ". Gewünscht: "), ("gewuenschter_dienst", "")]:
-        page.click(f"#b-insert-{name}")
-        page.wait_for_function(f"() => document.querySelector('#b-template textarea').value.includes('{name} }}}}')")
+        inserted = f"() => document.querySelector('#b-template textarea').value.includes('{name} }}}}')"
+        for _ in range(5):  # the buttons are drawn again after each new field: a click may meet an old one
+            page.click(f"#b-insert-{name}")
+            try:
+                page.wait_for_function(inserted, timeout=6_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        page.wait_for_function(inserted, timeout=1_000)
         template.press("End")
         template.type(text)
     assert template.input_value() == ("Bitte um Tausch am {{ datum }}. Mein Dienst: {{ mein_dienst }}. "
                                       "Gewünscht: {{ gewuenschter_dienst }}")
+    length = page.locator("#b-length input[type=number]")
+    length.fill("100")  # the tiny model need not write a whole page
+    length.press("Enter")
     fill(page, "#b-trial-fields #field-datum", "24.12.2026")
     fill(page, "#b-trial-fields #field-mein_dienst", "Frühdienst")
     fill(page, "#b-trial-fields #field-gewuenschter_dienst", "Spätdienst")
