@@ -84,6 +84,12 @@ class HandbookSettings(Section):
     sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
 
 
+class AppsSettings(Section):
+    usage_days: int = Field(
+        730, ge=1, le=3650, description="Days the per-app usage counts (per app and day, never per person) are kept."
+    )
+
+
 class UISettings(Section):
     language: Literal["de", "en"] = Field("de", description="Default language of the web UI.")
     max_answer_tokens: int = Field(
@@ -126,6 +132,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     ui: UISettings = Field(default_factory=UISettings)
     handbooks: HandbookSettings = Field(default_factory=HandbookSettings)
+    apps: AppsSettings = Field(default_factory=AppsSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

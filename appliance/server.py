@@ -89,7 +89,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.engines = engines
     app.state.handbooks = None
     app.state.branding = BrandingStore(db.engine, data_dir)
-    app.state.apps = AppService(db.engine, branding=app.state.branding)
+    app.state.apps = AppService(db.engine, branding=app.state.branding, usage_days=settings.apps.usage_days)
     if engines is not None:
         attach_handbooks(app, settings, db, engines)
     app.state.load_error = None

@@ -56,8 +56,9 @@ class Prepared:
 
 
 class AppService:
-    def __init__(self, engine: Engine, handbooks=None, branding=None) -> None:
+    def __init__(self, engine: Engine, handbooks=None, branding=None, usage_days: int = 730) -> None:
         self.store = AppStore(engine)
+        self.usage_days = usage_days
         self.builtins = load_builtins()
         self.handbooks = handbooks
         self.branding = branding
@@ -358,7 +359,7 @@ class AppService:
 
     def result(self, prepared: Prepared, output: str, count: bool = True) -> dict[str, Any]:
         if count:
-            self.store.count_run(prepared.spec.id)
+            self.store.count_run(prepared.spec.id, self.usage_days)
         out = {"app": prepared.spec.id, "version": prepared.version, "output": output.strip(),
                "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL}
         if prepared.spec.collection:

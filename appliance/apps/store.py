@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -127,8 +127,10 @@ class AppStore:
                            " ON CONFLICT (app_id) DO UPDATE SET enabled = excluded.enabled"),
                       {"a": app_id, "e": enabled})
 
-    def count_run(self, app_id: str) -> None:
+    def count_run(self, app_id: str, keep_days: int = 730) -> None:
+        """One more run today; days older than ``keep_days`` are deleted on the way."""
         with self.engine.begin() as c:
+            c.execute(text("DELETE FROM app_usage WHERE day < :d"), {"d": date.today() - timedelta(days=keep_days)})
             c.execute(text("INSERT INTO app_usage (app_id, day, runs) VALUES (:a, :d, 1)"
                            " ON CONFLICT (app_id, day) DO UPDATE SET runs = runs + 1"),
                       {"a": app_id, "d": date.today()})

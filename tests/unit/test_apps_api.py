@@ -54,8 +54,14 @@ async def test_staff_find_and_run_a_builtin_app(box) -> None:
     assert events[-1] == "[DONE]" and json.loads(events[-2])["app"] == "elternbrief"
     assert "".join(json.loads(e)["delta"] for e in events[:-2]) == json.loads(events[-2])["output"]
 
+    store = lea._transport.app.state.apps.store
+    with store.engine.begin() as c:  # a day older than the retention period goes on the next run
+        c.exec_driver_sql("INSERT INTO app_usage (app_id, day, runs) VALUES ('aushang', '2020-01-01', 3)")
+    await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM app_usage WHERE day < '2024-01-01'").scalar() == 0
     usage = (await lea.get("/api/admin/usage")).json()["usage"]
-    assert [(u["app"], u["runs"]) for u in usage] == [("elternbrief", 2)]
+    assert [(u["app"], u["runs"]) for u in usage] == [("elternbrief", 3)]
     assert (await anna.get("/api/admin/usage")).status_code == 403
     csv = (await lea.get("/api/admin/usage?format=csv")).text
     assert csv.startswith("app;day;runs\nelternbrief;") and "anna" not in csv
