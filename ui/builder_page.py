@@ -8,8 +8,6 @@ published, restored from an earlier version, exported and imported.
 from __future__ import annotations
 
 import asyncio
-import re
-import unicodedata
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,17 +19,9 @@ from appliance.apps.spec import AppSpec
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
 from ui.apps_page import AREAS, _component, _values
+from ui.builder_spec import ICONS, NEW, OUTPUTS, RISKS, ROLES, TYPES, build_spec, field_name, fields_markdown, slug
 from ui.i18n import t
 from ui.session import UISession
-
-TYPES = [("Kurzer Text", "text"), ("Langer Text", "long_text"), ("Auswahl", "choice"),
-         ("Mehrfachauswahl", "multi_choice"), ("Datum", "date"), ("Zahl", "number"), ("Datei (Text)", "file")]
-ROLES = [("Mitarbeitende", "staff"), ("App-Autorinnen/-Autoren", "app_author"),
-         ("Einrichtungsleitung", "facility_admin")]
-OUTPUTS = [("Text", "text"), ("Formatierter Text", "markdown"), ("Brief", "letter"), ("Tabelle", "table")]
-RISKS = [("minimal", "minimal"), ("begrenzt", "limited")]
-ICONS = ["📝", "✉️", "📋", "🗓️", "🔁", "📖", "🧾", "💬", "🌍", "🧒", "🧓", "🏠", "📣", "✅"]
-NEW = ""
 
 EXPORT_JS = """
 async (appId) => {
@@ -43,53 +33,6 @@ async (appId) => {
   document.body.appendChild(a); a.click(); a.remove();
 }
 """
-
-
-def slug(text: str, sep: str = "-") -> str:
-    """'Dienstplan-Tausch-Anfrage' -> 'dienstplan-tausch-anfrage'; umlauts as ae/oe/ue/ss."""
-    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", sep, text).strip(sep)
-
-
-def field_name(label: str, taken: set[str]) -> str:
-    base = slug(label, "_")[:36] or "feld"
-    base = base if base[0].isalpha() else f"f_{base}"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}_{n}", n + 1
-    return name
-
-
-def fields_markdown(fields: list[dict], lang: str) -> str:
-    if not fields:
-        return t("b_no_fields", lang)
-    kinds = dict((v, k) for k, v in TYPES)
-    lines = []
-    for f in fields:
-        extra = f" – {', '.join(f['options'])}" if f.get("options") else ""
-        star = " *" if f.get("required", True) else ""
-        lines.append(f"- **{f['label']}**{star} ({kinds.get(f['type'], f['type'])}, `{{{{ {f['name']} }}}}`){extra}")
-    return "\n".join(lines)
-
-
-def build_spec(app_id: str, title: str, description: str, icon: str, area: str, audience: list[str], purpose: str,
-               risk: str, output: str, collection: str | None, temperature: float, length: float, system: str,
-               template: str, note: str, fields: list[dict], sample: dict[str, Any] | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "id": app_id.strip() or slug(title), "title": title, "description": description, "icon": icon or "📝",
-        "category": area or "Alle", "audience": audience or ["staff"], "inputs": fields,
-        "system_prompt": system, "template": template,
-        "params": {"temperature": float(temperature), "max_tokens": int(length)},
-        "collection": collection or None, "output": output or "markdown", "purpose": purpose, "risk": risk or "minimal",
-        "note": note or "",
-    }
-    # what was tried becomes the example; a file's text never does (it may hold real people's data)
-    texts = {f["name"] for f in fields if f.get("type", "text") not in ("file", "audio")}
-    example = {k: v for k, v in (sample or {}).items() if k in texts and v not in (None, "", [])}
-    if example:
-        spec["examples"] = [{"inputs": example}]
-    return spec
 
 
 def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],

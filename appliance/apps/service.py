@@ -95,32 +95,37 @@ class AppService:
             return True
         return enabled.get(spec.id, True) and who.role.value in spec.audience
 
-    def _summary(self, spec: AppSpec, status: str, enabled: dict[str, bool], stored=None) -> dict[str, Any]:
+    def _summary(self, spec: AppSpec, status: str, enabled: dict[str, bool], stored=None,
+                 collections: set[str] | None = None) -> dict[str, Any]:
         return {"id": spec.id, "version": spec.version, "title": spec.title, "description": spec.description,
                 "icon": spec.icon, "category": spec.category.value, "audience": spec.audience,
                 "output": spec.output.value, "collection": spec.collection, "status": status,
-                "enabled": enabled.get(spec.id, True), "available": self._collection_ok(spec.collection),
+                "enabled": enabled.get(spec.id, True),
+                "available": self._collection_ok(spec.collection, collections),
                 "published_version": stored.published_version if stored else spec.version,
                 "latest_version": stored.latest_version if stored else spec.version}
 
-    def _collection_ok(self, collection: str | None) -> bool:
-        if collection is None:
-            return True
-        return self.handbooks is not None and collection in {n for n, _ in self.handbooks.index.collections()}
+    def _collections(self) -> set[str]:
+        return {n for n, _ in self.handbooks.index.collections()} if self.handbooks is not None else set()
+
+    def _collection_ok(self, collection: str | None, known: set[str] | None = None) -> bool:
+        return collection is None or collection in (self._collections() if known is None else known)
 
     def list(self, who: Principal) -> list[dict[str, Any]]:
         enabled = self.store.enabled()
-        out = [self._summary(s, "builtin", enabled) for s in self.builtins.values() if self._offered(who, s, enabled)]
+        known = self._collections()  # once per list, not once per app
+        out = [self._summary(s, "builtin", enabled, None, known) for s in self.builtins.values()
+               if self._offered(who, s, enabled)]
         for stored in self.store.all():
             if self.is_author(who):
                 spec = self.store.spec(stored.id, stored.latest_version)
                 status = "published" if stored.published_version == stored.latest_version else (
                     "changed" if stored.published_version else "draft")
-                out.append(self._summary(spec, status, enabled, stored))
+                out.append(self._summary(spec, status, enabled, stored, known))
             elif stored.published_version is not None:
                 spec = self.store.spec(stored.id, stored.published_version)
                 if self._offered(who, spec, enabled):
-                    out.append(self._summary(spec, "published", enabled, stored))
+                    out.append(self._summary(spec, "published", enabled, stored, known))
         return sorted(out, key=lambda a: (a["category"], a["title"].lower()))
 
     def get(self, who: Principal, app_id: str, draft: bool = False) -> dict[str, Any]:

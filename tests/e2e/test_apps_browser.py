@@ -17,6 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from appliance.branding import Branding
 from appliance.server import create_app
 from tests.conftest import ROOT, LiveServer, make_settings
+from tests.e2e.signin import sign_in as signed_in
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
@@ -45,13 +46,7 @@ def site(tmp_path: Path, real_engines):
 
 
 def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#name", name)
-    page.fill("#password", "geheim123")
-    page.click("button[type=submit]")
+    context, page = signed_in(browser, server, name, requests, width=1400)
     page.wait_for_selector("#apps-search textarea, #apps-search input", timeout=30_000)
     return context, page
 

@@ -12,6 +12,7 @@ import pytest
 
 from appliance.server import create_app
 from tests.conftest import ROOT, LiveServer, make_settings
+from tests.e2e.signin import sign_in as signed_in
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import handbooks as hb
 
@@ -40,14 +41,7 @@ def site(tmp_path: Path, real_engines):
 
 
 def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#name", name)
-    page.fill("#password", "geheim123")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#app-header >> text=Angemeldet als", timeout=30_000)
+    context, page = signed_in(browser, server, name, requests)
     page.get_by_role("tab", name="Handbuch").click()
     page.wait_for_selector("#hb-question textarea")
     return context, page

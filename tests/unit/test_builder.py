@@ -1,7 +1,7 @@
 """The builder's pure helpers: ids and field names from labels, the app object it saves."""
 
 from appliance.apps.spec import parse_spec
-from ui.builder_page import build_spec, field_name, slug
+from ui.builder_spec import build_spec, field_name, slug
 
 
 def test_ids_and_field_names_come_from_german_labels() -> None:

@@ -1,0 +1,67 @@
+"""What the App-Baukasten edits, as plain data: choices for its controls, ids and field names made
+from German labels, and the app object (the same as POST /api/apps) built from the form."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from ui.i18n import t
+
+TYPES = [("Kurzer Text", "text"), ("Langer Text", "long_text"), ("Auswahl", "choice"),
+         ("Mehrfachauswahl", "multi_choice"), ("Datum", "date"), ("Zahl", "number"), ("Datei (Text)", "file")]
+ROLES = [("Mitarbeitende", "staff"), ("App-Autorinnen/-Autoren", "app_author"),
+         ("Einrichtungsleitung", "facility_admin")]
+OUTPUTS = [("Text", "text"), ("Formatierter Text", "markdown"), ("Brief", "letter"), ("Tabelle", "table")]
+RISKS = [("minimal", "minimal"), ("begrenzt", "limited")]
+ICONS = ["📝", "✉️", "📋", "🗓️", "🔁", "📖", "🧾", "💬", "🌍", "🧒", "🧓", "🏠", "📣", "✅"]
+NEW = ""
+
+
+
+def slug(text: str, sep: str = "-") -> str:
+    """'Dienstplan-Tausch-Anfrage' -> 'dienstplan-tausch-anfrage'; umlauts as ae/oe/ue/ss."""
+    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", sep, text).strip(sep)
+
+
+def field_name(label: str, taken: set[str]) -> str:
+    base = slug(label, "_")[:36] or "feld"
+    base = base if base[0].isalpha() else f"f_{base}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
+
+
+def fields_markdown(fields: list[dict], lang: str) -> str:
+    if not fields:
+        return t("b_no_fields", lang)
+    kinds = dict((v, k) for k, v in TYPES)
+    lines = []
+    for f in fields:
+        extra = f" – {', '.join(f['options'])}" if f.get("options") else ""
+        star = " *" if f.get("required", True) else ""
+        lines.append(f"- **{f['label']}**{star} ({kinds.get(f['type'], f['type'])}, `{{{{ {f['name']} }}}}`){extra}")
+    return "\n".join(lines)
+
+
+def build_spec(app_id: str, title: str, description: str, icon: str, area: str, audience: list[str], purpose: str,
+               risk: str, output: str, collection: str | None, temperature: float, length: float, system: str,
+               template: str, note: str, fields: list[dict], sample: dict[str, Any] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "id": app_id.strip() or slug(title), "title": title, "description": description, "icon": icon or "📝",
+        "category": area or "Alle", "audience": audience or ["staff"], "inputs": fields,
+        "system_prompt": system, "template": template,
+        "params": {"temperature": float(temperature), "max_tokens": int(length)},
+        "collection": collection or None, "output": output or "markdown", "purpose": purpose, "risk": risk or "minimal",
+        "note": note or "",
+    }
+    # what was tried becomes the example; a file's text never does (it may hold real people's data)
+    texts = {f["name"] for f in fields if f.get("type", "text") not in ("file", "audio")}
+    example = {k: v for k, v in (sample or {}).items() if k in texts and v not in (None, "", [])}
+    if example:
+        spec["examples"] = [{"inputs": example}]
+    return spec
