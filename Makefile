@@ -11,7 +11,7 @@ CMAKE_ARGS_AUTO := $(if $(CUDA),-DGGML_CUDA=on,)
 CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench browser clean
+.PHONY: help setup run test lint bench browser speech-tools clean
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,14 +28,18 @@ $(INSTALLED): pyproject.toml
 setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models
 	$(APPLIANCE) models fetch
 
-run: setup ## set up if needed, then serve at http://127.0.0.1:8080
+run: setup speech-tools ## set up if needed, then serve at http://127.0.0.1:8080
 	$(APPLIANCE) serve
 
 browser: ## Debian's Chromium for the browser tests (installed when missing)
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
-test: setup browser ## set up if needed, then ruff and every test (without network where possible)
+speech-tools: ## espeak-ng (reading aloud, test speech) and sox from Debian (installed when missing)
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng sox; }
+
+test: setup browser speech-tools ## set up if needed, then ruff and every test (without network where possible)
 	$(VENV)/bin/ruff check .
 	@if unshare -n true 2>/dev/null; then \
 		echo "tests run in a network namespace without network (unshare -n)"; \
@@ -45,7 +49,7 @@ test: setup browser ## set up if needed, then ruff and every test (without netwo
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	fi
 
-bench: setup ## measure the API against the raw libraries (results in docs/benchmarks.md)
+bench: setup speech-tools ## measure the API against the raw libraries (results in docs/benchmarks.md)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.handbooks
 

@@ -51,6 +51,11 @@ class ModelSettings(Section):
         description="Chat models to load, by catalogue id; the first answers when a request names none.",
     )
     embedding: str | None = Field("all-minilm-l6-v2", description="Embedding model id; empty disables embeddings.")
+    speech: list[str] = Field(
+        default_factory=lambda: ["whisper-base"],
+        description="Speech models (Whisper) to load; the first transcribes when a request names none;"
+        " empty turns speech off.",
+    )
     threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp; 0 means all cores.")
     context_size: int = Field(4096, ge=256, le=262144, description="Context window per chat model, in tokens.")
     gpu_layers: int = Field(-1, ge=-1, description="Layers offloaded to the GPU (-1 all); ignored without GPU.")
@@ -62,6 +67,12 @@ class ModelSettings(Section):
         if not ids:
             raise ValueError("mindestens ein Chat-Modell angeben (at least one chat model)")
         _check_ids(ids, "chat")
+        return ids
+
+    @field_validator("speech")
+    @classmethod
+    def _known_speech(cls, ids: list[str]) -> list[str]:
+        _check_ids(ids, "speech")
         return ids
 
     @field_validator("embedding")
@@ -88,6 +99,25 @@ class AppsSettings(Section):
     usage_days: int = Field(
         730, ge=1, le=3650, description="Days the per-app usage counts (per app and day, never per person) are kept."
     )
+
+
+class SpeechSettings(Section):
+    max_upload_mb: int = Field(25, ge=1, le=1024, description="Largest audio file to transcribe, in MB (larger: 413).")
+    max_minutes: int = Field(
+        60, ge=1, le=600, description="Longest recording to transcribe in one request, in minutes (longer: refused)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where Whisper runs: auto takes an NVIDIA GPU (float16) when present, else the CPU (int8)."
+    )
+    threads: int = Field(0, ge=0, le=512, description="CPU threads for Whisper; 0 means all cores.")
+    workers: int = Field(1, ge=1, le=16, description="Transcriptions that run at the same time; more wait their turn.")
+    max_interpreters: int = Field(
+        2, ge=1, le=64, description="Live interpreter conversations at the same time; one more is told to wait."
+    )
+    max_utterance_s: int = Field(
+        120, ge=5, le=600, description="Longest single turn in the interpreter (push-to-talk), in seconds."
+    )
+    read_aloud: bool = Field(True, description="Offer reading translations aloud (espeak-ng, on the box).")
 
 
 class UISettings(Section):
@@ -133,11 +163,14 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     handbooks: HandbookSettings = Field(default_factory=HandbookSettings)
     apps: AppsSettings = Field(default_factory=AppsSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if len(set(self.models.chat)) != len(self.models.chat):
             raise ValueError("models.chat: ein Modell steht doppelt in der Liste (a model is listed twice)")
+        if len(set(self.models.speech)) != len(self.models.speech):
+            raise ValueError("models.speech: ein Modell steht doppelt in der Liste (a model is listed twice)")
         if self.ui.max_answer_tokens >= self.models.context_size:
             raise ValueError(
                 f"ui.max_answer_tokens ({self.ui.max_answer_tokens}) muss kleiner sein als models.context_size"

@@ -10,9 +10,13 @@ from appliance.config import Settings
 from models.catalog import CatalogEntry, load_catalog
 from models.chat import ChatModel
 from models.embeddings import Embedder
+from models.speech import Transcriber
 from models.store import require_model
 
 log = logging.getLogger(__name__)
+
+# names that OpenAI clients send by default; they mean "the box's speech model"
+OPENAI_SPEECH_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 
 
 class UnknownModel(LookupError):
@@ -27,6 +31,7 @@ class UnknownModel(LookupError):
 class Engines:
     chat_models: dict[str, ChatModel] = field(default_factory=dict)
     embedder: Embedder | None = None
+    transcribers: dict[str, Transcriber] = field(default_factory=dict)
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
 
     @property
@@ -47,10 +52,22 @@ class Engines:
             raise UnknownModel(model_id or "", "embedding", known)
         return self.embedder
 
+    def transcriber(self, model_id: str | None) -> Transcriber:
+        """The named speech model; none or OpenAI's ``whisper-1`` means the first one configured."""
+        if self.transcribers and (not model_id or model_id in OPENAI_SPEECH_ALIASES):
+            return next(iter(self.transcribers.values()))
+        try:
+            return self.transcribers[model_id or ""]
+        except KeyError:
+            raise UnknownModel(model_id or "", "speech", list(self.transcribers)) from None
+
     def close(self) -> None:
         for model in self.chat_models.values():
             model.close()
         self.chat_models.clear()
+        for transcriber in self.transcribers.values():
+            transcriber.close()
+        self.transcribers.clear()
         self.embedder = None
 
 
@@ -85,4 +102,21 @@ def load_engines(settings: Settings) -> Engines:
         engines.embedder = SentenceTransformerEmbedder(m.embedding, directory)
         engines.entries[m.embedding] = entry
         log.info("embedding model %s loaded", m.embedding)
+    for model_id in m.speech:
+        entry = catalog.get(model_id)
+        engines.transcribers[model_id] = load_transcriber(settings, entry)
+        engines.entries[model_id] = entry
     return engines
+
+
+def load_transcriber(settings: Settings, entry: CatalogEntry) -> Transcriber:
+    from models.whisper import WhisperTranscriber
+
+    directory = require_model(settings.models_dir, entry)
+    s = settings.speech
+    transcriber = WhisperTranscriber(
+        entry.id, directory, english_only=list(entry.languages) == ["en"], device=s.device,
+        threads=s.threads, workers=s.workers,
+    )
+    transcriber.warm_up()
+    return transcriber

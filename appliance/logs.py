@@ -9,5 +9,5 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S",
     )
-    for noisy in ("httpx", "sentence_transformers", "urllib3"):
+    for noisy in ("httpx", "sentence_transformers", "urllib3", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

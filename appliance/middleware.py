@@ -11,6 +11,7 @@ from appliance.errors import ApiError, error_response
 
 # handbook uploads through the API and through the web UI (Gradio's upload route)
 UPLOAD_PATH = re.compile(r"^(/api/collections/[^/]+/documents|/gradio_api/upload)$")
+AUDIO_PATH = re.compile(r"^/v1/audio/transcriptions$")
 MULTIPART_SLACK = 1024 * 1024  # form fields and boundaries around the file itself
 
 
@@ -23,18 +24,19 @@ class BodyTooLarge(ApiError):
 class BodyLimit:
     """Refuse bodies over the limit: by Content-Length at once, and by counting chunked uploads."""
 
-    def __init__(self, app: ASGIApp, limit_mb: int, uploads_mb: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit_mb: int, uploads_mb: int | None = None, audio_mb: int | None = None) -> None:
         self.app = app
         self.default_mb = limit_mb
-        self.uploads_mb = uploads_mb or limit_mb
+        self.files = [(UPLOAD_PATH, uploads_mb or limit_mb), (AUDIO_PATH, audio_mb or limit_mb)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # handbook uploads may be larger than other requests; the service names its own limit
-        upload = bool(UPLOAD_PATH.match(scope["path"]))
-        limit_mb = self.uploads_mb if upload else self.default_mb
+        # handbook and audio uploads may be larger than other requests; each has its own limit
+        limit_mb = next((mb for path, mb in self.files if path.match(scope["path"])), None)
+        upload = limit_mb is not None
+        limit_mb = limit_mb or self.default_mb
         max_bytes = limit_mb * 1024 * 1024 + (MULTIPART_SLACK if upload else 0)
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > max_bytes:

@@ -20,7 +20,7 @@ from appliance.db import Database
 from appliance.engines import Engines, load_engines
 from appliance.errors import install_error_handlers
 from appliance.middleware import BodyLimit
-from appliance.routers import apps, branding, chat, embeddings, handbooks, health, openai_models
+from appliance.routers import apps, audio, branding, chat, embeddings, handbooks, health, interpret, openai_models
 from appliance.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
                     settings.server.port, app.state.setup_code)
 
     install_error_handlers(app)
-    for router in (health.router, openai_models.router, chat.router, embeddings.router, handbooks.router,
-                   apps.router, branding.router):
+    for router in (health.router, openai_models.router, chat.router, embeddings.router, audio.router,
+                   interpret.router, handbooks.router, apps.router, branding.router):
         app.include_router(router)
     app.include_router(health.fallback)  # after every API router, before the UI at "/"
     if mount_ui:
@@ -110,7 +110,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
-                       uploads_mb=settings.handbooks.max_upload_mb)
+                       uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb)
     # added last, so it is the outermost middleware and every other one sees the session
     app.add_middleware(
         SessionMiddleware,

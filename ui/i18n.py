@@ -180,6 +180,38 @@ TEXTS: dict[str, dict[str, str]] = {
     "brand_address": {"de": "Anschrift für den Briefkopf", "en": "Address for the letterhead"},
     "brand_logo": {"de": "Logo (PNG oder JPEG, höchstens 1 MB)", "en": "Logo (PNG or JPEG, at most 1 MB)"},
     "brand_save": {"de": "Erscheinungsbild speichern", "en": "Save the look"},
+    "tab_interpreter": {"de": "Simultan-Übersetzer", "en": "Live interpreter"},
+    "interp_intro": {
+        "de": "Zwei Menschen ohne gemeinsame Sprache sprechen miteinander, auf einem Tablet: jede Seite hat"
+              " ihre Sprache und ihre Sprechtaste. Was gesagt wird, erscheint als Text und übersetzt auf der"
+              " anderen Seite. Es wird nichts aufgezeichnet oder gespeichert.",
+        "en": "Two people without a shared language talk on one tablet: each side has its language and its talk"
+              " button. What is said appears as text and translated on the other side. Nothing is recorded or"
+              " stored.",
+    },
+    "interp_open": {"de": "Simultan-Übersetzer öffnen", "en": "Open the live interpreter"},
+    "interp_title": {"de": "Simultan-Übersetzer", "en": "Live interpreter"},
+    "interp_notice": {
+        "de": "KI-Übersetzung, kann Fehler enthalten. Kein Ersatz für qualifizierte Dolmetscherinnen und"
+              " Dolmetscher bei Einwilligungen, Kinderschutz oder Fragen mit rechtlichen Folgen. Es wird kein Ton"
+              " gespeichert.",
+        "en": "AI translation, may contain errors. No substitute for qualified interpreters for consent, child"
+              " protection or matters with legal consequences. No audio is stored.",
+    },
+    "interp_talk": {"de": "Gedrückt halten und sprechen", "en": "Hold and speak"},
+    "interp_release": {"de": "Loslassen, wenn fertig", "en": "Release when done"},
+    "interp_read_aloud": {"de": "Vorlesen", "en": "Read aloud"},
+    "interp_turn": {"de": "Seite drehen", "en": "Turn side"},
+    "interp_connecting": {"de": "Verbinde …", "en": "Connecting …"},
+    "interp_ready": {"de": "Bereit.", "en": "Ready."},
+    "interp_listening": {"de": "Hört zu …", "en": "Listening …"},
+    "interp_closed": {"de": "Verbindung getrennt.", "en": "Connection closed."},
+    "interp_reconnect": {"de": "Neu verbinden", "en": "Reconnect"},
+    "interp_no_mic": {"de": "Kein Zugriff auf das Mikrofon. Bitte im Browser erlauben.",
+                      "en": "No access to the microphone. Please allow it in the browser."},
+    "interp_back": {"de": "Zurück", "en": "Back"},
+    "interp_clear": {"de": "Gespräch leeren", "en": "Clear conversation"},
+    "interp_language": {"de": "Sprache", "en": "Language"},
     "page": {"de": "Seite", "en": "page"},
     "pages": {"de": "Seiten", "en": "pages"},
     "chunks": {"de": "Abschnitte", "en": "sections"},

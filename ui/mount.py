@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from appliance.chat_service import ChatService
 from ui.auth_pages import router as auth_router
 from ui.guard import UIGuard
+from ui.interpreter_page import router as interpreter_router
 from ui.page import CSS, build_page
 from ui.session import UISession
 
@@ -18,6 +19,7 @@ from ui.session import UISession
 def mount_ui(app: FastAPI) -> None:
     session = UISession(app)
     app.include_router(auth_router)
+    app.include_router(interpreter_router)
     app.mount("/ui-static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="ui-static")
 
     app.add_middleware(UIGuard, session=session)

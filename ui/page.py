@@ -1,4 +1,4 @@
-"""The signed-in page: header, the AI notice, and the tabs (chat, handbook)."""
+"""The signed-in page: header, the AI notice, and the tabs (apps, chat, handbook, interpreter, builder)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ def build_page(session: UISession, chat: Callable[[], ChatService | None],
                 chat_page.render(session, chat, page)
             with gr.Tab(t("tab_handbook", "de"), id="handbook", elem_id="tab-handbook") as handbook_tab:
                 handbook_page.render(session, handbooks, chat, page)
+            with gr.Tab(t("tab_interpreter", "de"), id="interpreter", elem_id="tab-interpreter") as interpreter_tab:
+                interpreter_intro = gr.Markdown(t("interp_intro", "de"))
+                interpreter_link = gr.Button(t("interp_open", "de"), link="/interpreter", variant="primary",
+                                             elem_id="open-interpreter")
             with gr.Tab(t("tab_builder", "de"), id="builder", elem_id="tab-builder", visible=False) as builder_tab:
                 builder_page.render(session, apps, chat, page)
 
@@ -71,7 +75,10 @@ def build_page(session: UISession, chat: Callable[[], ChatService | None],
             facility = session.app.state.branding.get().name
             return (header_html(principal, lang, facility), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
                     gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)),
-                    gr.update(label=t("tab_builder", lang), visible=author))
+                    gr.update(label=t("tab_builder", lang), visible=author),
+                    gr.update(label=t("tab_interpreter", lang)), t("interp_intro", lang),
+                    gr.update(value=t("interp_open", lang)))
 
-        page.load(on_load, None, [header, notice, apps_tab, chat_tab, handbook_tab, builder_tab])
+        page.load(on_load, None, [header, notice, apps_tab, chat_tab, handbook_tab, builder_tab, interpreter_tab,
+                                  interpreter_intro, interpreter_link])
     return page

@@ -15,4 +15,5 @@ async def list_models(engines: EnginesDep, _: PrincipalDep) -> ModelList:
     cards = [ModelCard(id=mid, created=STARTED, kind="chat") for mid in engines.chat_models]
     if engines.embedder is not None:
         cards.append(ModelCard(id=engines.embedder.id, created=STARTED, kind="embedding"))
+    cards += [ModelCard(id=mid, created=STARTED, kind="speech") for mid in engines.transcribers]
     return ModelList(data=cards)
