@@ -19,6 +19,7 @@ from appliance.apps.spec import AppSpec, InputField, InputType
 from appliance.branding import Branding
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
+from ui.dictation import dictate_button
 from ui.handbook_page import sources_html
 from ui.i18n import t
 from ui.session import UISession
@@ -62,6 +63,8 @@ def _component(field: InputField, lang: str):
         return gr.Textbox(placeholder=t("apps_date_placeholder", lang), max_lines=1, **common)
     if field.type is InputType.file:
         return gr.File(type="filepath", file_types=FILE_TYPES, **common)
+    if field.type is InputType.audio:  # a recording, transcribed into the box before the prompt sees it
+        common["info"] = field.help or t("dictate_hint", lang)
     lines = 1 if field.type is InputType.text else 6
     return gr.Textbox(lines=lines, max_lines=1 if lines == 1 else 30, max_length=field.limit, **common)
 
@@ -171,7 +174,11 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             if not meta["available"]:
                 head += f"\n\n⚠️ {t('apps_unavailable', lang).format(collection=spec.collection)}"
             gr.Markdown(head, elem_id="app-head")
-            fields = [_component(f, lang) for f in spec.inputs]
+            fields = []
+            for f in spec.inputs:
+                fields.append(_component(f, lang))
+                if f.type in (InputType.long_text, InputType.audio):
+                    dictate_button(fields[-1], f.name, lang)
             with gr.Row():
                 example = gr.Button(t("apps_example", lang), elem_id="app-example", visible=bool(spec.examples))
                 generate = gr.Button(t("apps_generate", lang), variant="primary", elem_id="app-generate")

@@ -28,6 +28,8 @@ footer { display: none !important; }
 .app-tile { font-size: 1.05rem; font-weight: 600; text-align: left; justify-content: flex-start; }
 .app-desc { font-size: .9rem; color: #4a5868; padding: .2rem .3rem; }
 .app-badge { display: inline-block; font-size: .75rem; background: #fff1cc; border-radius: 4px; padding: 0 .4rem; }
+.dictate { max-width: 14rem; }
+.dictate.recording, .dictate .recording, button.recording { background: #b3261e !important; color: #fff !important; }
 #app-output { border: 1px solid #d5dde5; border-radius: 8px; padding: .6rem; background: #fcfcfd; }
 """
 

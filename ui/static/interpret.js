@@ -158,6 +158,7 @@
 
   async function start(side) {
     if (speaking === side || !ready) return;
+    if (!window.isSecureContext || !navigator.mediaDevices) { say(T.mic_https, true); return; }
     try {
       const mic = await microphone();
       if (mic.ctx.state === "suspended") await mic.ctx.resume();
