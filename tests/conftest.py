@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path(os.environ.get("APPLIANCE_TEST_MODELS_DIR", ROOT / "var" / "models"))
 TEST_CHAT = "smollm2-135m-instruct-q4_1"
 TEST_EMBED = "all-minilm-l6-v2"
+TEST_SPEECH = "whisper-base"
 
 # -- every connect() of the test process, to prove that nothing leaves the box -------------------
 CONNECTS: list[tuple] = []
@@ -79,15 +80,17 @@ def fake_engines():
     from appliance.engines import Engines
     from models.embeddings import FakeEmbedder
     from models.fake_chat import FakeChatModel
+    from models.fake_speech import FakeTranscriber
 
-    return Engines(chat_models={"fake-chat": FakeChatModel()}, embedder=FakeEmbedder())
+    return Engines(chat_models={"fake-chat": FakeChatModel()}, embedder=FakeEmbedder(),
+                   transcribers={"fake-speech": FakeTranscriber()})
 
 
 def _require_models() -> None:
     from models.catalog import load_catalog
     from models.store import FileState, check_model
 
-    for model_id in (TEST_CHAT, TEST_EMBED):
+    for model_id in (TEST_CHAT, TEST_EMBED, TEST_SPEECH):
         checks = check_model(MODELS_DIR, load_catalog().get(model_id))
         if any(c.state is not FileState.ok for c in checks):
             pytest.fail(f"model {model_id} missing in {MODELS_DIR}: run `make setup`")
@@ -102,8 +105,17 @@ def real_embedder():
     return SentenceTransformerEmbedder(TEST_EMBED, MODELS_DIR / TEST_EMBED)
 
 
+@pytest.fixture(scope="session")
+def real_transcriber():
+    """Whisper base through faster-whisper, loaded once (calls are thread-safe and keep no state)."""
+    from models.whisper import WhisperTranscriber
+
+    _require_models()
+    return WhisperTranscriber(TEST_SPEECH, MODELS_DIR / TEST_SPEECH, device="cpu", threads=2)
+
+
 @pytest.fixture
-def real_engines(real_embedder):
+def real_engines(real_embedder, real_transcriber):
     """The small real models. The chat model is loaded per test (a fraction of a second): its
     request queue belongs to one event loop, and each live server runs its own."""
     from appliance.engines import Engines
@@ -115,7 +127,9 @@ def real_engines(real_embedder):
     chat = LlamaChatModel(TEST_CHAT, MODELS_DIR / TEST_CHAT / entry.main_file.name, context_size=2048,
                           threads=2, gpu_layers=0, max_queue=8)
     engines = Engines(chat_models={TEST_CHAT: chat}, embedder=real_embedder,
-                      entries={TEST_CHAT: entry, TEST_EMBED: catalog.get(TEST_EMBED)})
+                      transcribers={TEST_SPEECH: real_transcriber},
+                      entries={TEST_CHAT: entry, TEST_EMBED: catalog.get(TEST_EMBED),
+                               TEST_SPEECH: catalog.get(TEST_SPEECH)})
     yield engines
     chat.close()
 

@@ -37,7 +37,7 @@ async def _form(request: Request) -> dict[str, object]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise _bad("file", "Bitte die Aufnahme als multipart/form-data im Feld 'file' senden.",
                    "Send the recording as multipart/form-data in the field 'file'.")
-    parser = InMemoryMultiPart(request.headers, request.stream(), max_files=1, max_fields=32)
+    parser = InMemoryMultiPart(request.headers, request.stream(), max_files=4, max_fields=32)
     try:
         form = await parser.parse()
     except MultiPartException as exc:

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import TEST_CHAT, TEST_EMBED
+from tests.conftest import TEST_CHAT, TEST_EMBED, TEST_SPEECH
 
 pytestmark = pytest.mark.models
 
@@ -21,7 +21,7 @@ def client(live_server):
 
 def test_models(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
-    assert ids == [TEST_CHAT, TEST_EMBED]
+    assert ids == [TEST_CHAT, TEST_EMBED, TEST_SPEECH]
 
 
 def test_chat_completion(client: openai.OpenAI) -> None:

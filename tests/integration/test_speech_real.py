@@ -1,0 +1,111 @@
+"""Speech with the real Whisper base model: the openai client, formats, containers, the interpreter.
+
+The speech is made during the test by espeak-ng (a synthetic voice is harder to hear than a
+person, so the word error bounds are loose) and converted by sox.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jiwer
+import openai
+import pytest
+from starlette.testclient import TestClient
+
+from appliance.server import create_app
+from tests.conftest import make_settings
+from tests.support.speech import convert, pcm16, silence, speak, wav_bytes, words
+
+pytestmark = pytest.mark.models
+
+GERMAN = "Frau Müller hat heute Morgen gut gefrühstückt. Sie klagte über leichte Schmerzen im linken Knie."
+ENGLISH = "The parents evening takes place on Monday at six o'clock in the large group room."
+
+
+def wer(reference: str, heard: str) -> float:
+    return jiwer.wer(" ".join(words(reference)), " ".join(words(heard)) or "-")
+
+
+@pytest.fixture
+def client(live_server):
+    accounts = live_server.app.state.accounts
+    accounts.add("anna", "staff", "geheim123")
+    key, _ = accounts.create_key("anna", "speech-test")
+    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def test_the_openai_client_transcribes_german(client, tmp_path) -> None:
+    audio = speak(GERMAN, "de", tmp_path / "bericht.wav")
+    with audio.open("rb") as f:
+        result = client.audio.transcriptions.create(model="whisper-1", file=f, language="de")
+    assert wer(GERMAN, result.text) <= 0.35, result.text
+    assert "Müller" in result.text or "Knie" in result.text
+
+
+def test_language_is_detected_and_segments_have_times(client, tmp_path) -> None:
+    for text, language in ((GERMAN, "de"), (ENGLISH, "en")):
+        audio = speak(text, language, tmp_path / f"{language}.wav")
+        with audio.open("rb") as f:
+            result = client.audio.transcriptions.create(model="whisper-1", file=f,
+                                                        response_format="verbose_json")
+        assert result.language == language
+        assert result.segments and result.segments[0].start < result.segments[-1].end <= result.duration + 0.5
+        assert wer(text, result.text) <= 0.35, result.text
+
+
+def test_subtitles_and_other_containers(client, tmp_path) -> None:
+    wav = speak(ENGLISH, "en", tmp_path / "elternabend.wav")
+    for target in (wav, convert(wav, tmp_path / "elternabend.flac"), convert(wav, tmp_path / "elternabend.ogg")):
+        with target.open("rb") as f:
+            srt = client.audio.transcriptions.create(model="whisper-1", file=f, language="en", response_format="srt")
+        assert srt.startswith("1\n00:00:0") and " --> " in srt, target.suffix
+        assert wer(ENGLISH, " ".join(line for line in srt.splitlines()[2::4])) <= 0.35, srt
+
+
+def test_silence_is_an_empty_text_and_a_bad_language_a_clear_error(client, tmp_path) -> None:
+    quiet = client.audio.transcriptions.create(model="whisper-1", file=("stille.wav", wav_bytes(silence(5.0))))
+    assert quiet.text == ""
+    audio = speak("Guten Tag.", "de", tmp_path / "kurz.wav")
+    with pytest.raises(openai.BadRequestError) as err, audio.open("rb") as f:
+        client.audio.transcriptions.create(model="whisper-1", file=f, language="klingonisch")
+    assert err.value.body["param"] == "language"
+
+
+def test_the_interpreter_transcribes_and_translates(tmp_path, real_engines) -> None:
+    """Two conversations at once, each with its own speech; each gets its own words back."""
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
+    app.state.accounts.add("berater", "staff", "geheim123")
+    key, _ = app.state.accounts.create_key("berater")
+    auth = {"Authorization": f"Bearer {key}"}
+    from models.speech import decode
+
+    german = decode(speak(GERMAN, "de", tmp_path / "a.wav").read_bytes())
+    english = decode(speak(ENGLISH, "en", tmp_path / "b.wav").read_bytes())
+    with TestClient(app) as client, client.websocket_connect("/api/interpret", headers=auth) as one, \
+            client.websocket_connect("/api/interpret", headers=auth) as two:
+        for ws, pair in ((one, ["de", "uk"]), (two, ["en", "de"])):
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_text(json.dumps({"type": "languages", "languages": pair}))
+            ws.send_text(json.dumps({"type": "start", "speaker": "a"}))
+        data = [pcm16(german), pcm16(english)]
+        for start in range(0, max(map(len, data)), 3200):  # both speak at the same time
+            for ws, pcm in zip((one, two), data, strict=True):
+                if start < len(pcm):
+                    ws.send_bytes(pcm[start:start + 3200])
+        for ws in (one, two):
+            ws.send_text(json.dumps({"type": "stop"}))
+        results = []
+        for ws in (one, two):
+            seen = []
+            while not seen or seen[-1]["type"] != "done":
+                seen.append(ws.receive_json())
+            results.append(seen)
+    for seen, text in zip(results, (GERMAN, ENGLISH), strict=True):
+        final = next(m for m in seen if m["type"] == "final")
+        assert wer(text, final["committed"]) <= 0.35, final["committed"]
+        translations = [m for m in seen if m["type"] == "translation"]
+        assert translations and all(m["text"].strip() for m in translations)
+        assert " ".join(m["source"] for m in translations) == final["committed"]
+    assert {m["language"] for m in results[0] if m["type"] == "translation"} == {"uk"}
+    assert {m["language"] for m in results[1] if m["type"] == "translation"} == {"de"}
