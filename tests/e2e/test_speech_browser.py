@@ -1,0 +1,95 @@
+"""Speech in Debian's Chromium: a WAV file made by espeak-ng is the microphone (fake audio capture).
+
+A counsellor opens the interpreter from its tab, holds the talk button while the "microphone"
+speaks German, and sees her words and their translation appear; a care worker dictates into
+"Pflegebericht aus Diktat" and gets the text in the field. No request leaves the box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from appliance.server import create_app
+from tests.conftest import ROOT, LiveServer, make_settings
+from tests.e2e.signin import sign_in
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.speech import speak, words
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+SPOKEN = "Guten Tag, ich bin Frau Schneider von der Beratungsstelle. Wie kann ich Ihnen heute helfen?"
+
+
+@pytest.fixture
+def site(tmp_path: Path, real_engines):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    # Chromium plays the file as its microphone (once, then silence); 48 kHz like a real device
+    voice = speak(SPOKEN, "de", tmp_path / "mikrofon.wav", sample_rate=48_000, pad_s=0.5)
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
+    app.state.accounts.add("beraterin", "staff", "geheim123")
+    with LiveServer(app) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={voice}%noloop"])
+        yield server, browser
+        browser.close()
+    app.state.handbooks.close()
+
+
+def heard_enough(text: str) -> bool:
+    return len(set(words(text)) & set(words(SPOKEN))) >= 6
+
+
+def test_interpreter_shows_words_and_translation_while_talking(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "beraterin", requests)
+    context.grant_permissions(["microphone"], origin=server.url)
+    page.get_by_role("tab", name="Simultan-Übersetzer").click()
+    page.click("#open-interpreter")
+    page.wait_for_url("**/interpreter")
+    assert "Kein Ersatz für qualifizierte Dolmetscher" in page.inner_text("#notice")
+    page.wait_for_function("() => !document.querySelector('#talk-a').disabled", timeout=30_000)
+    page.select_option("#lang-b", "uk")
+    box = page.locator("#talk-a").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    # while she is still talking, the first words appear (committed or tentative)
+    page.wait_for_function("() => document.querySelector('#log-a').innerText.trim().length > 10", timeout=30_000)
+    page.wait_for_timeout(8_000)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelectorAll('#log-b .translation').length > 0", timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('#log-a .tentative')", timeout=60_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "interpreter.png"))
+    assert heard_enough(page.inner_text("#log-a")), page.inner_text("#log-a")
+    assert page.inner_text("#log-b .translation").strip()
+    assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
+    context.close()
+
+
+def test_dictation_fills_the_field(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "beraterin", requests)
+    context.grant_permissions(["microphone"], origin=server.url)
+    page.click("#tile-pflegebericht-diktat")
+    page.wait_for_selector("#dictate-notizen", timeout=30_000)
+    page.fill("#field-notizen textarea", "Zimmer 12:")
+    page.click("#dictate-notizen")
+    page.wait_for_selector("#dictate-notizen.recording, #dictate-notizen .recording", timeout=10_000)
+    page.wait_for_timeout(9_000)
+    page.click("#dictate-notizen")
+    page.wait_for_function("() => document.querySelector('#field-notizen textarea').value.length > 30",
+                           timeout=60_000)
+    text = page.input_value("#field-notizen textarea")
+    assert text.startswith("Zimmer 12:\n") and heard_enough(text), text  # added below what was typed
+    assert page.inner_text("#dictate-notizen") == "Diktieren"
+    assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
+    context.close()
