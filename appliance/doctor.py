@@ -45,6 +45,22 @@ def _gpu() -> Check:
     return Check("GPU", "info", "keine NVIDIA-GPU: Modelle laufen auf der CPU")
 
 
+def _speech(settings: Settings) -> Check:
+    """Where Whisper runs, and whether translations can be read aloud."""
+    if not settings.models.speech:
+        return Check("Sprache", "info", "ausgeschaltet (models.speech ist leer)")
+    from models.whisper import cuda_devices
+
+    device = settings.speech.device
+    if device == "auto":
+        device = "cuda" if cuda_devices() else "cpu"
+    where = "GPU (float16)" if device == "cuda" else "CPU (int8)"
+    voice = shutil.which("espeak-ng")
+    if settings.speech.read_aloud and not voice:
+        return Check("Sprache", "warn", f"Whisper auf {where}; Vorlesen fehlt: apt-get install espeak-ng")
+    return Check("Sprache", "ok", f"Whisper auf {where}; Vorlesen {'mit espeak-ng' if voice else 'aus'}")
+
+
 def outbound_route() -> bool:
     """Is there a route out of the building? A UDP connect picks a route but sends nothing."""
     for family, addr in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
@@ -67,7 +83,8 @@ def run_checks(settings: Settings) -> list[Check]:
     if probe.exists():
         free_gb = shutil.disk_usage(probe).free / 1e9
         checks.append(Check("Speicherplatz", "ok" if free_gb > 5 else "warn", f"{free_gb:.1f} GB frei"))
-    wanted = [*settings.models.chat, *([settings.models.embedding] if settings.models.embedding else [])]
+    wanted = [*settings.models.chat, *([settings.models.embedding] if settings.models.embedding else []),
+              *settings.models.speech]
     catalog = load_catalog()
     for model_id in wanted:
         entry = catalog.get(model_id)
@@ -77,6 +94,7 @@ def run_checks(settings: Settings) -> list[Check]:
             checks.append(Check(f"Modell {model_id}", "fail", f"{bad[0].path.name}: {bad[0].state.value} → {fix}"))
         else:
             checks.append(Check(f"Modell {model_id}", "ok", f"{entry.kind}, sha256 geprüft"))
+    checks.append(_speech(settings))
     switches = offline.state()
     off = all(switches[k] == v for k, v in offline.TELEMETRY_ENV.items())
     checks.append(Check("Telemetrie", "ok" if off else "fail",

@@ -70,6 +70,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPLIANCE_CONFIG", str(example))
     s = load_settings()
     assert s.server.port == 8080
+    assert s.models.speech == ["whisper-base"] and s.speech.max_upload_mb == 25
 
 
 @pytest.mark.parametrize(
@@ -78,6 +79,10 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"APPLIANCE__MODELS__CHAT": '["smollm2-135m-instruct-q4_1", "smollm2-135m-instruct-q4_1"]'}, "doppelt"),
         ({"APPLIANCE__MODELS__CONTEXT_SIZE": "1024", "APPLIANCE__UI__MAX_ANSWER_TOKENS": "1024"},
          "ui.max_answer_tokens"),
+        ({"APPLIANCE__MODELS__SPEECH": '["smollm2-135m-instruct-q4_1"]'}, "kein speech-Modell"),
+        ({"APPLIANCE__MODELS__SPEECH": '["whisper-base", "whisper-base"]'}, "models.speech"),
+        ({"APPLIANCE__SPEECH__MAX_INTERPRETERS": "0"}, "speech.max_interpreters"),
+        ({"APPLIANCE__SPEECH__DEVICE": "tpu"}, "speech.device"),
     ],
 )
 def test_inconsistent_values_stop_start_up(monkeypatch: pytest.MonkeyPatch, env: dict, message: str) -> None:
