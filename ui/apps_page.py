@@ -112,6 +112,12 @@ def _tile_html(app: dict[str, Any]) -> str:
             + ("<div class='app-badge'>Entwurf</div>" if app["status"] in ("draft", "changed") else ""))
 
 
+def _tools(lang: str) -> list[dict[str, Any]]:
+    """Tools with a page of their own that staff look for among the apps."""
+    return [{"id": "simultan-uebersetzer", "title": t("interp_title", lang), "icon": "🗣️", "category": "Beratung",
+             "description": t("interp_tile", lang), "status": "published", "enabled": True, "link": "/interpreter"}]
+
+
 def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],
            page: gr.Blocks) -> None:
     selected = gr.State("")
@@ -129,7 +135,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             if service is None or principal is None:
                 return
             needle = (text or "").casefold().strip()
-            shown = [a for a in service.list(principal)
+            shown = [a for a in [*service.list(principal), *_tools(lang)]
                      if (a["enabled"] or principal.role is not Role.facility_admin)
                      and (not chosen or a["category"] in (chosen, "Alle"))  # "Alle": apps for every area
                      and (not needle or needle in f"{a['title']} {a['description']} {a['id']}".casefold())]
@@ -144,8 +150,10 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                     for app in group:
                         with gr.Column(elem_classes=["app-card"], min_width=220):
                             button = gr.Button(f"{app['icon']}  {app['title']}", elem_id=f"tile-{app['id']}",
-                                               elem_classes=["app-tile"])
+                                               elem_classes=["app-tile"], link=app.get("link"))
                             gr.HTML(_tile_html(app))
+                        if app.get("link"):  # a tool with its own page, not a form
+                            continue
                         button.click(lambda app_id=app["id"]: (app_id, gr.update(visible=False),
                                                                gr.update(visible=True)),
                                      None, [selected, catalogue, runner])

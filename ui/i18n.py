@@ -189,6 +189,9 @@ TEXTS: dict[str, dict[str, str]] = {
               " button. What is said appears as text and translated on the other side. Nothing is recorded or"
               " stored.",
     },
+    "interp_tile": {"de": "Gespräch ohne gemeinsame Sprache: zwei Spalten, Sprechtaste je Seite, Übersetzung live.",
+                    "en": "A conversation without a shared language: two columns, a talk button per side, live"
+                          " translation."},
     "interp_open": {"de": "Simultan-Übersetzer öffnen", "en": "Open the live interpreter"},
     "interp_title": {"de": "Simultan-Übersetzer", "en": "Live interpreter"},
     "interp_notice": {

@@ -56,7 +56,8 @@ async def test_wrong_and_revoked_key(api: httpx.AsyncClient) -> None:
 async def test_models_list(api: httpx.AsyncClient) -> None:
     data = (await api.get("/v1/models")).json()
     assert data["object"] == "list"
-    assert [(m["id"], m["kind"]) for m in data["data"]] == [("fake-chat", "chat"), ("fake-embedding", "embedding")]
+    assert [(m["id"], m["kind"]) for m in data["data"]] == [
+        ("fake-chat", "chat"), ("fake-embedding", "embedding"), ("fake-speech", "speech")]
 
 
 async def test_chat_completion(api: httpx.AsyncClient) -> None:
