@@ -49,9 +49,10 @@ test: setup browser speech-tools ## set up if needed, then ruff and every test (
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	fi
 
-bench: setup speech-tools ## measure the API against the raw libraries (results in docs/benchmarks.md)
+bench: setup speech-tools ## measure the API against the raw libraries (results in docs/benchmarks*.md)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.handbooks
+	$(PY) -m benchmarks.speech
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .
