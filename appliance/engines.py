@@ -110,13 +110,23 @@ def load_engines(settings: Settings) -> Engines:
 
 
 def load_transcriber(settings: Settings, entry: CatalogEntry) -> Transcriber:
+    """Whisper on the GPU when there is one; a GPU that cannot run it (a CUDA library missing,
+    which shows only at the first transcription) falls back to the CPU when the device is auto."""
     from models.whisper import WhisperTranscriber
 
     directory = require_model(settings.models_dir, entry)
     s = settings.speech
-    transcriber = WhisperTranscriber(
-        entry.id, directory, english_only=list(entry.languages) == ["en"], device=s.device,
-        threads=s.threads, workers=s.workers,
-    )
-    transcriber.warm_up()
-    return transcriber
+
+    def load(device: str) -> WhisperTranscriber:
+        transcriber = WhisperTranscriber(entry.id, directory, english_only=list(entry.languages) == ["en"],
+                                         device=device, threads=s.threads, workers=s.workers)
+        transcriber.warm_up()
+        return transcriber
+
+    try:
+        return load(s.device)
+    except (RuntimeError, OSError) as exc:
+        if s.device != "auto":
+            raise
+        log.warning("speech model %s cannot run on the GPU (%s); it runs on the CPU", entry.id, exc)
+        return load("cpu")

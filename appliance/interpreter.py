@@ -115,6 +115,7 @@ class Conversation:
     _queue: deque[Utterance] = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _translations: asyncio.Queue = field(default_factory=asyncio.Queue)
+    _not_finishing: asyncio.Event = field(default_factory=asyncio.Event)
     _next_id: int = 0
     _bad: int = 0
     _warned_idle: bool = False
@@ -200,6 +201,7 @@ class Conversation:
 
     async def run(self) -> None:
         """Transcribe and translate until cancelled (the client went away)."""
+        self._not_finishing.set()
         translator = asyncio.create_task(self._translate_loop())
         try:
             await self._transcribe_loop()
@@ -215,7 +217,12 @@ class Conversation:
             while self._queue:
                 head = self._queue[0]
                 if head.stopping:
-                    update = await asyncio.to_thread(head.session.finish)
+                    # the speaker is waiting for her final text: no new translation competes for the CPU
+                    self._not_finishing.clear()
+                    try:
+                        update = await asyncio.to_thread(head.session.finish)
+                    finally:
+                        self._not_finishing.set()
                     await self._report(head, update, final=True)
                     self._queue.popleft()
                 elif head.session.ready():
@@ -240,6 +247,7 @@ class Conversation:
                 await self.send({"type": "done", "speaker": u.speaker, "id": u.id})
                 continue
             target = self.languages["b" if u.speaker == "a" else "a"]
+            await self._not_finishing.wait()
             try:
                 text = await translate(self.chat, sentence, u.language, target)
             except Exception as exc:  # the model is busy or failed: say so, keep the conversation

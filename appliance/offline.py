@@ -16,6 +16,9 @@ TELEMETRY_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "ANONYMIZED_TELEMETRY": "False",
     "DO_NOT_TRACK": "1",
+    # onnxruntime (Whisper's voice-activity filter, chromadb) sends 1DS telemetry to Microsoft by
+    # default in its official Linux wheels; this stops it before the library initialises
+    "ORT_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
 

@@ -76,7 +76,7 @@ class StreamingSession:
         """Transcribe the buffer again (blocking) and commit what two hypotheses agree on."""
         audio = self._take()
         self._heard = audio.size
-        words, segments = self._hear(audio, live=True)
+        words, segments = self._hear(audio)
         rest = self._after_committed(words)
         agree = _agreed(rest, self._previous)
         self._commit(rest[:agree])
@@ -85,9 +85,13 @@ class StreamingSession:
         return Update(" ".join(self._words), " ".join(self._previous), self._sentences(final=False))
 
     def finish(self) -> Update:
-        """The speaker let go: transcribe what is left carefully and commit all of it."""
+        """The speaker let go: transcribe what is left once more and commit all of it.
+
+        Greedy like the updates: the person opposite is waiting, and a beam search over the whole
+        turn costs seconds on a CPU for little gain.
+        """
         audio = self._take()
-        words, _ = self._hear(audio, live=False) if audio.size > self._heard or self._previous else ([], [])
+        words, _ = self._hear(audio) if audio.size > self._heard or self._previous else ([], [])
         if words:
             self._commit(self._after_committed(words))
         else:
@@ -95,13 +99,13 @@ class StreamingSession:
         self._previous = []
         return Update(" ".join(self._words), "", self._sentences(final=True))
 
-    def _hear(self, audio: np.ndarray, live: bool) -> tuple[list[str], list]:
+    def _hear(self, audio: np.ndarray) -> tuple[list[str], list]:
         if is_silent(audio):
             return [], []
         before = self._words[: len(self._words) - self._buffer_words]  # trimmed away: context only
         prompt = " ".join(before[-30:]) or None
         transcript = self.transcriber.transcribe(audio, language=self.language or self.detected,
-                                                 prompt=prompt, live=live)
+                                                 prompt=prompt, live=True)
         if transcript.language and self.language is None:
             self.detected = transcript.language
         return transcript.text.split(), transcript.segments

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,9 @@ class WhisperTranscriber:
         self.compute_type = compute_type
         self.languages: tuple[str, ...] = ("en",) if english_only else ()
         self.beam_size = beam_size
+        # CTranslate2 takes 0 as "4 threads", not "all cores"
         self._model = WhisperModel(
-            str(path), device=device, compute_type=compute_type, cpu_threads=threads,
+            str(path), device=device, compute_type=compute_type, cpu_threads=threads or os.cpu_count() or 4,
             num_workers=workers, local_files_only=True,
         )
         log.info("speech model %s on %s (%s)", model_id, device, compute_type)
@@ -71,7 +73,8 @@ class WhisperTranscriber:
             audio,
             language=language,
             initial_prompt=prompt or None,
-            temperature=temperature if temperature > 0 else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            # live: one greedy pass; a file: beam search, and a hotter retry where a window fails
+            temperature=temperature if temperature > 0 or live else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             beam_size=1 if live else self.beam_size,
             vad_filter=True,
             vad_parameters={"min_silence_duration_ms": 500},

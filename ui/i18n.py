@@ -230,6 +230,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "interp_back": {"de": "Zurück", "en": "Back"},
     "interp_clear": {"de": "Gespräch leeren", "en": "Clear conversation"},
     "interp_language": {"de": "Sprache", "en": "Language"},
+    "interp_same_language": {"de": "Bitte für die zweite Seite eine andere Sprache wählen.",
+                             "en": "Please choose a different language for the second side."},
     "page": {"de": "Seite", "en": "page"},
     "pages": {"de": "Seiten", "en": "pages"},
     "chunks": {"de": "Abschnitte", "en": "sections"},

@@ -22,7 +22,8 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_TEXTS = ("interp_title", "interp_notice", "interp_talk", "interp_release", "interp_read_aloud",
               "interp_turn", "interp_connecting", "interp_ready", "interp_closed", "interp_reconnect",
-              "interp_no_mic", "mic_https", "interp_listening", "interp_back", "interp_clear", "interp_language")
+              "interp_no_mic", "mic_https", "interp_listening", "interp_back", "interp_clear", "interp_language",
+              "interp_same_language")
 
 
 @router.get("/interpreter")

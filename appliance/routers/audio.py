@@ -89,6 +89,7 @@ async def transcriptions(request: Request, engines: EnginesDep, settings: Settin
                    f"The model {transcriber.id} only understands: {', '.join(transcriber.languages)}.")
 
     data = await upload.read()
+    await upload.close()  # the in-memory copy of the form goes now, not at the end of the request
     name = upload.filename or "Datei"
     max_seconds = settings.speech.max_minutes * 60
     try:

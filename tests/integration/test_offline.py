@@ -23,8 +23,11 @@ def test_telemetry_switches_are_set_before_heavy_imports() -> None:
         "assert c.HF_HUB_OFFLINE and c.HF_HUB_DISABLE_TELEMETRY\n"
         "import os\n"
         "assert os.environ['ANONYMIZED_TELEMETRY'] == 'False' and os.environ['DO_NOT_TRACK'] == '1'\n"
+        "import models.whisper, onnxruntime\n"  # Whisper's voice filter brings onnxruntime
+        "assert os.environ['ORT_DISABLE_TELEMETRY'] == '1'\n"
     )
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "True", "HF_HUB_OFFLINE": "0", "DO_NOT_TRACK": "0"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "True", "HF_HUB_OFFLINE": "0", "DO_NOT_TRACK": "0",
+           "ORT_DISABLE_TELEMETRY": "0"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 

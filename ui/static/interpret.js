@@ -42,7 +42,8 @@
       aloud.disabled = !l.voice;
       if (!l.voice) aloud.checked = false;
     }
-    if (a === b) return;
+    if (a === b) { say(T.interp_same_language, true); setButtons(false); return; }
+    if (ready) setButtons(true);
     if (ws && ready) ws.send(JSON.stringify({ type: "languages", languages: [a, b] }));
   }
 
@@ -102,6 +103,9 @@
       case "done":
         break;
       case "notice":
+        if (m.code === "turn_limit" && speaking === m.speaker) stop(); // the box ended the turn
+        say(document.documentElement.lang === "en" ? m.message_en : m.message, false);
+        break;
       case "error":
         say(document.documentElement.lang === "en" ? m.message_en : m.message, m.type === "error");
         if (m.code === "busy" || m.code === "not_ready") setButtons(false);
