@@ -35,6 +35,21 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI and the API.")
     session_hours: int = Field(12, ge=1, le=24 * 14, description="How long a UI login lasts (a shift or two).")
     max_request_mb: int = Field(10, ge=1, le=1024, description="Largest request body in MB.")
+    tls_cert: Path | None = Field(
+        None, description="Certificate (PEM, with its chain) for HTTPS; browsers allow the microphone only over"
+        " HTTPS (or on the box itself). Empty: plain HTTP.",
+    )
+    tls_key: Path | None = Field(None, description="Private key (PEM) belonging to server.tls_cert.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("server.tls_cert und server.tls_key nur zusammen angeben (both or neither)")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
 
 class StorageSettings(Section):

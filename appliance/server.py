@@ -118,6 +118,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         session_cookie=SESSION_COOKIE,
         max_age=settings.server.session_hours * 3600,
         same_site="lax",
+        https_only=settings.server.tls_cert is not None,  # over HTTPS the cookie never travels in clear
     )
     return app
 

@@ -144,13 +144,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app) -> None:
+    def __init__(self, app, **tls: str) -> None:
+        """``tls``: ssl_certfile and ssl_keyfile for an HTTPS server."""
         import uvicorn
 
         self.app = app
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    **tls))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

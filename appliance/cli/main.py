@@ -62,9 +62,14 @@ def serve() -> None:
             require_model(s.models_dir, catalog.get(model_id))
     except ModelFileError as exc:
         fail(str(exc), 2)
-    err.print(f"KI-Assistenz startet auf http://{s.server.host}:{s.server.port} …")
+    for key, path in (("server.tls_cert", s.server.tls_cert), ("server.tls_key", s.server.tls_key)):
+        if path is not None and not path.is_file():
+            fail(f"{key}: Datei {path} fehlt oder ist nicht lesbar. Zertifikat und Schlüssel (PEM) dort ablegen"
+                 " oder den Eintrag entfernen (dann ohne HTTPS).", 2)
+    err.print(f"KI-Assistenz startet auf {s.server.scheme}://{s.server.host}:{s.server.port} …")
+    tls = {"ssl_certfile": str(s.server.tls_cert), "ssl_keyfile": str(s.server.tls_key)} if s.server.tls_cert else {}
     uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",
-                access_log=False, proxy_headers=False, server_header=False)
+                access_log=False, proxy_headers=False, server_header=False, **tls)
 
 
 @app.command()

@@ -1,0 +1,57 @@
+"""HTTPS on the box itself (server.tls_cert/tls_key): browsers give the microphone only to HTTPS pages."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from appliance.config import ConfigError, load_settings
+from appliance.server import create_app
+from tests.conftest import LiveServer, make_settings
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """What the IT guide tells IT to do when the facility has no certificate of its own."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ki-box",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_the_service_speaks_https_with_secure_cookies(tmp_path, fake_engines) -> None:
+    cert, key = self_signed(tmp_path)
+    settings = make_settings(tmp_path / "data")
+    settings.server.tls_cert, settings.server.tls_key = cert, key
+    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    with LiveServer(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+        assert server.url.startswith("https://")
+        with httpx.Client(base_url=server.url, verify=str(cert)) as client:
+            assert client.get("/healthz").status_code == 200
+            app.state.accounts.add("anna", "staff", "geheim123")
+            key_text, _ = app.state.accounts.create_key("anna")
+            r = client.get("/v1/models", headers={"Authorization": f"Bearer {key_text}"})
+            assert r.status_code == 200
+        with pytest.raises(httpx.HTTPError), httpx.Client() as plain:
+            plain.get(server.url.replace("https://", "http://") + "/healthz")
+
+
+def test_session_cookie_is_secure_over_https(tmp_path, fake_engines) -> None:
+    cert, key = self_signed(tmp_path)
+    settings = make_settings(tmp_path / "data")
+    settings.server.tls_cert, settings.server.tls_key = cert, key
+    app = create_app(settings, engines=fake_engines)  # with the UI: its language switch sets the cookie
+    with LiveServer(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server, \
+            httpx.Client(base_url=server.url, verify=str(cert)) as client:
+        r = client.get("/lang/en?next=/login", follow_redirects=False)
+        cookie = r.headers["set-cookie"].lower()
+        assert "appliance_session=" in cookie and "secure" in cookie
+
+
+def test_certificate_and_key_come_together(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("APPLIANCE__SERVER__TLS_CERT", str(tmp_path / "cert.pem"))
+    with pytest.raises(ConfigError, match=r"server\.tls_key"):
+        load_settings()
