@@ -35,9 +35,10 @@ browser: ## Debian's Chromium for the browser tests (installed when missing)
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
-speech-tools: ## espeak-ng (reading aloud, test speech) and sox from Debian (installed when missing)
-	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng sox; }
+speech-tools: ## espeak-ng (reading aloud, test speech), sox and openssl (test certificates) from Debian
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v openssl >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		espeak-ng sox openssl; }
 
 test: setup browser speech-tools ## set up if needed, then ruff and every test (without network where possible)
 	$(VENV)/bin/ruff check .

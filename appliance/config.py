@@ -41,6 +41,11 @@ class ServerSettings(Section):
     )
     tls_key: Path | None = Field(None, description="Private key (PEM) belonging to server.tls_cert.")
 
+    @field_validator("tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:
         if (self.tls_cert is None) != (self.tls_key is None):

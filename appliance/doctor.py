@@ -105,5 +105,5 @@ def run_checks(settings: Settings) -> list[Check]:
                             " ausgehende Verbindungen trotzdem sperren."))
     else:
         checks.append(Check("Netz nach außen", "ok", "keine Route nach außen"))
-    checks.append(Check("Adresse", "info", f"http://{settings.server.host}:{settings.server.port}"))
+    checks.append(Check("Adresse", "info", f"{settings.server.scheme}://{settings.server.host}:{settings.server.port}"))
     return checks

@@ -96,9 +96,9 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.login_throttle = LoginThrottle()
     app.state.setup_code = secrets.token_hex(4).upper()
     if app.state.accounts.count() == 0:
-        log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät http://%s:%s/setup öffnen; von einem"
-                    " anderen Gerät aus ist der Einrichtungscode %s nötig.", settings.server.host,
-                    settings.server.port, app.state.setup_code)
+        log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät %s://%s:%s/setup öffnen; von einem"
+                    " anderen Gerät aus ist der Einrichtungscode %s nötig.", settings.server.scheme,
+                    settings.server.host, settings.server.port, app.state.setup_code)
 
     install_error_handlers(app)
     for router in (health.router, openai_models.router, chat.router, embeddings.router, audio.router,

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from appliance.cli.common import accounts, database, err, fail, out, settings
 from appliance.config import Settings
+from appliance.tls import local_client_verify
 from rag.parsers import MEDIA_TYPES
 
 CLI_ACCOUNT = "appliance-cli"
@@ -53,9 +54,9 @@ def handbook_files(paths: list[Path]) -> list[Path]:
 
 def service_url(s: Settings) -> str | None:
     host = "127.0.0.1" if s.server.host in ("0.0.0.0", "::") else s.server.host
-    url = f"http://{host}:{s.server.port}"
+    url = f"{s.server.scheme}://{host}:{s.server.port}"
     try:
-        if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+        if httpx.get(f"{url}/healthz", timeout=2, verify=local_client_verify(s)).status_code == 200:
             return url
     except httpx.HTTPError:
         pass
@@ -70,7 +71,8 @@ def service_client(url: str) -> Iterator[httpx.Client]:
         acc.add(CLI_ACCOUNT, "it_admin", secrets.token_urlsafe(32))  # nobody knows this password
     key, info = acc.create_key(CLI_ACCOUNT, "appliance ingest/ask")
     try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600) as client:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600,
+                          verify=local_client_verify(settings())) as client:
             yield client
     finally:
         acc.revoke_key(str(info.id))

@@ -40,6 +40,7 @@ def serve() -> None:
     """Den Dienst starten: Web-Oberfläche und API auf server.host:server.port."""
     import uvicorn
 
+    from appliance import tls
     from appliance.engines import load_catalog
     from appliance.logs import setup_logging
     from appliance.server import DataDirError, create_app, prepare_data_dir
@@ -51,6 +52,9 @@ def serve() -> None:
         prepare_data_dir(s)
     except DataDirError as exc:
         fail(str(exc), 2)
+    tls_problem = tls.problem(s)
+    if tls_problem:
+        fail(tls_problem, 2)
     problem = port_free(s.server.host, s.server.port)
     if problem:
         fail(f"Port {s.server.port} auf {s.server.host} ist {problem}. Läuft der Dienst schon? Sonst einen"
@@ -62,10 +66,6 @@ def serve() -> None:
             require_model(s.models_dir, catalog.get(model_id))
     except ModelFileError as exc:
         fail(str(exc), 2)
-    for key, path in (("server.tls_cert", s.server.tls_cert), ("server.tls_key", s.server.tls_key)):
-        if path is not None and not path.is_file():
-            fail(f"{key}: Datei {path} fehlt oder ist nicht lesbar. Zertifikat und Schlüssel (PEM) dort ablegen"
-                 " oder den Eintrag entfernen (dann ohne HTTPS).", 2)
     err.print(f"KI-Assistenz startet auf {s.server.scheme}://{s.server.host}:{s.server.port} …")
     tls = {"ssl_certfile": str(s.server.tls_cert), "ssl_keyfile": str(s.server.tls_key)} if s.server.tls_cert else {}
     uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",

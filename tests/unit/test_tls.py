@@ -55,3 +55,29 @@ def test_certificate_and_key_come_together(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("APPLIANCE__SERVER__TLS_CERT", str(tmp_path / "cert.pem"))
     with pytest.raises(ConfigError, match=r"server\.tls_key"):
         load_settings()
+
+
+def test_bad_certificate_files_are_named_before_start(tmp_path) -> None:
+    from appliance import tls
+
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    _, other_key = self_signed(tmp_path / "other")
+    settings = make_settings(tmp_path / "data")
+    settings.server.tls_cert, settings.server.tls_key = cert, key
+    assert tls.problem(settings) is None
+    settings.server.tls_key = other_key
+    assert "gehört nicht zum Zertifikat" in tls.problem(settings)
+    settings.server.tls_key = tmp_path / "fehlt.pem"
+    assert "server.tls_key" in tls.problem(settings) and "fehlt" in tls.problem(settings)
+    locked = tmp_path / "locked.pem"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-aes256", "-passout", "pass:geheim", "-out", str(locked)],
+                   check=True, capture_output=True)
+    settings.server.tls_key = locked
+    assert "Passphrase" in tls.problem(settings)
+
+
+def test_an_empty_value_means_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPLIANCE__SERVER__TLS_CERT", "")
+    monkeypatch.setenv("APPLIANCE__SERVER__TLS_KEY", "")
+    assert load_settings().server.scheme == "http"
