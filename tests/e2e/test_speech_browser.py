@@ -33,6 +33,14 @@ def site(tmp_path: Path, real_engines):
     voice = speak(SPOKEN, "de", tmp_path / "mikrofon.wav", sample_rate=48_000, pad_s=0.5)
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
     app.state.accounts.add("beraterin", "staff", "geheim123")
+    author = app.state.accounts.add("autor", "app_author", "geheim123")
+    app.state.apps.create(author, {  # an app whose input is a recording (type audio)
+        "id": "sprachnotiz", "title": "Sprachnotiz", "description": "Aus einer Aufnahme wird eine kurze Notiz.",
+        "category": "Beratung", "audience": ["staff"], "purpose": "Gesprächsnotiz aus einer Aufnahme",
+        "risk": "minimal",
+        "inputs": [{"name": "aufnahme", "label": "Aufnahme", "type": "audio", "required": True}],
+        "system_prompt": "Schreibe eine kurze Notiz.", "template": "{{ aufnahme }}", "params": {"max_tokens": 16}})
+    app.state.apps.publish(author, "sprachnotiz")
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
             *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -71,6 +79,24 @@ def test_interpreter_shows_words_and_translation_while_talking(site) -> None:
     assert heard_enough(page.inner_text("#log-a")), page.inner_text("#log-a")
     assert page.inner_text("#log-b .translation").strip()
     assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
+    context.close()
+
+
+def test_an_audio_input_takes_a_recording(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "beraterin", requests)
+    context.grant_permissions(["microphone"], origin=server.url)
+    page.click("#tile-sprachnotiz")
+    page.wait_for_selector("#dictate-aufnahme", timeout=30_000)
+    assert "Diktieren" in page.inner_text("#field-aufnahme")  # the field says how to fill it
+    page.click("#dictate-aufnahme")
+    page.wait_for_selector("#dictate-aufnahme.recording, #dictate-aufnahme .recording", timeout=10_000)
+    page.wait_for_timeout(9_000)
+    page.click("#dictate-aufnahme")
+    page.wait_for_function("() => document.querySelector('#field-aufnahme textarea').value.length > 30",
+                           timeout=60_000)
+    assert heard_enough(page.input_value("#field-aufnahme textarea"))
     context.close()
 
 
