@@ -176,3 +176,14 @@ def live_server(tmp_path: Path, real_engines) -> Iterator[LiveServer]:
     app = create_app(make_settings(tmp_path / "live"), engines=real_engines)
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def openai_client(live_server):
+    """The official openai client with a fresh staff key against the live server."""
+    import openai
+
+    accounts = live_server.app.state.accounts
+    accounts.add("anna", "staff", "geheim123")
+    key, _ = accounts.create_key("anna", "openai-test")
+    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=120)

@@ -54,6 +54,18 @@ def heard_enough(text: str) -> bool:
     return len(set(words(text)) & set(words(SPOKEN))) >= 6
 
 
+def dictate(page, field: str) -> str:
+    """Click "Diktieren", let the microphone speak, click again; the field's text afterwards."""
+    before = len(page.input_value(f"#field-{field} textarea"))
+    page.click(f"#dictate-{field}")
+    page.wait_for_selector(f"#dictate-{field}.recording, #dictate-{field} .recording", timeout=10_000)
+    page.wait_for_timeout(9_000)
+    page.click(f"#dictate-{field}")
+    page.wait_for_function(f"() => document.querySelector('#field-{field} textarea').value.length > {before + 30}",
+                           timeout=60_000)
+    return page.input_value(f"#field-{field} textarea")
+
+
 def test_interpreter_shows_words_and_translation_while_talking(site) -> None:
     server, browser = site
     requests: list[str] = []
@@ -90,13 +102,7 @@ def test_an_audio_input_takes_a_recording(site) -> None:
     page.click("#tile-sprachnotiz")
     page.wait_for_selector("#dictate-aufnahme", timeout=30_000)
     assert "Diktieren" in page.inner_text("#field-aufnahme")  # the field says how to fill it
-    page.click("#dictate-aufnahme")
-    page.wait_for_selector("#dictate-aufnahme.recording, #dictate-aufnahme .recording", timeout=10_000)
-    page.wait_for_timeout(9_000)
-    page.click("#dictate-aufnahme")
-    page.wait_for_function("() => document.querySelector('#field-aufnahme textarea').value.length > 30",
-                           timeout=60_000)
-    assert heard_enough(page.input_value("#field-aufnahme textarea"))
+    assert heard_enough(dictate(page, "aufnahme"))
     context.close()
 
 
@@ -108,13 +114,7 @@ def test_dictation_fills_the_field(site) -> None:
     page.click("#tile-pflegebericht-diktat")
     page.wait_for_selector("#dictate-notizen", timeout=30_000)
     page.fill("#field-notizen textarea", "Zimmer 12:")
-    page.click("#dictate-notizen")
-    page.wait_for_selector("#dictate-notizen.recording, #dictate-notizen .recording", timeout=10_000)
-    page.wait_for_timeout(9_000)
-    page.click("#dictate-notizen")
-    page.wait_for_function("() => document.querySelector('#field-notizen textarea').value.length > 30",
-                           timeout=60_000)
-    text = page.input_value("#field-notizen textarea")
+    text = dictate(page, "notizen")
     assert text.startswith("Zimmer 12:\n") and heard_enough(text), text  # added below what was typed
     assert page.inner_text("#dictate-notizen") == "Diktieren"
     assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}

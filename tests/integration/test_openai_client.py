@@ -12,11 +12,8 @@ pytestmark = pytest.mark.models
 
 
 @pytest.fixture
-def client(live_server):
-    accounts = live_server.app.state.accounts
-    accounts.add("anna", "staff", "geheim123")
-    key, _ = accounts.create_key("anna", "openai-test")
-    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=120)
+def client(openai_client):
+    return openai_client
 
 
 def test_models(client: openai.OpenAI) -> None:
