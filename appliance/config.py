@@ -131,6 +131,9 @@ class SpeechSettings(Section):
     )
     threads: int = Field(0, ge=0, le=512, description="CPU threads for Whisper; 0 means all cores.")
     workers: int = Field(1, ge=1, le=16, description="Transcriptions that run at the same time; more wait their turn.")
+    max_queue: int = Field(
+        8, ge=0, le=1000, description="Transcriptions that may wait for their turn; more get 503 with Retry-After."
+    )
     max_interpreters: int = Field(
         2, ge=1, le=64, description="Live interpreter conversations at the same time; one more is told to wait."
     )

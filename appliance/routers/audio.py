@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -9,11 +13,12 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from appliance.chat_service import unknown_model_error
+from appliance.config import Settings
 from appliance.deps import EnginesDep, PrincipalDep, SettingsDep
 from appliance.engines import UnknownModel
 from appliance.errors import ApiError
 from appliance.speech_formats import FORMATS, MEDIA_TYPES, render
-from models.speech import AudioTooLong, NotAudio, decode
+from models.speech import AudioTooLong, NotAudio, Transcriber, Transcript, decode
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -27,6 +32,44 @@ class InMemoryMultiPart(MultiPartParser):
     """
 
     spool_max_size = 1 << 40
+
+
+class Turns:
+    """File transcriptions take turns: ``workers`` at once, ``max_waiting`` in line, the rest 503.
+
+    Decoding happens inside a turn, so at most ``workers`` decoded recordings are in memory. (The
+    live interpreter does not queue here: its short pieces go straight to the model.)
+    """
+
+    def __init__(self, workers: int, max_waiting: int) -> None:
+        self._slots = asyncio.Semaphore(workers)
+        self.max_waiting = max_waiting
+        self.waiting = 0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._slots.locked() and self.waiting >= self.max_waiting:
+            raise ApiError(503, f"Gerade werden viele Aufnahmen verschriftet ({self.waiting} warten). Bitte in einer"
+                           " Minute erneut versuchen.", f"Many recordings are being transcribed ({self.waiting}"
+                           " waiting). Please try again in a minute.", code="queue_full",
+                           headers={"Retry-After": "60"})
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def _turns(request: Request) -> Turns:
+    state = request.app.state
+    if getattr(state, "transcription_turns", None) is None:
+        speech = state.settings.speech
+        state.transcription_turns = Turns(speech.workers, speech.max_queue)
+    return state.transcription_turns
 
 
 def _bad(param: str, de: str, en: str, status: int = 400, code: str = "invalid_value") -> ApiError:
@@ -90,7 +133,17 @@ async def transcriptions(request: Request, engines: EnginesDep, settings: Settin
 
     data = await upload.read()
     await upload.close()  # the in-memory copy of the form goes now, not at the end of the request
-    name = upload.filename or "Datei"
+    async with _turns(request).turn():
+        transcript = await _transcribe(data, upload.filename or "Datei", transcriber, settings, language, prompt,
+                                       temperature)
+    body = render(transcript, fmt, temperature)
+    if isinstance(body, dict):
+        return JSONResponse(body)
+    return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
+
+
+async def _transcribe(data: bytes, name: str, transcriber: Transcriber, settings: Settings, language: str | None,
+                      prompt: str | None, temperature: float) -> Transcript:
     max_seconds = settings.speech.max_minutes * 60
     try:
         audio = await run_in_threadpool(decode, data, max_seconds=max_seconds)
@@ -105,8 +158,6 @@ async def transcriptions(request: Request, engines: EnginesDep, settings: Settin
                    f"The recording is {exc.seconds / 60:.0f} minutes long; at most {minutes} minutes per file"
                    " (speech.max_minutes). Please cut it into shorter parts.",
                    status=413, code="audio_too_long") from None
-    finally:
-        del data
     try:
         transcript = await run_in_threadpool(
             transcriber.transcribe, audio, language=language, prompt=prompt, temperature=temperature
@@ -117,7 +168,4 @@ async def transcriptions(request: Request, engines: EnginesDep, settings: Settin
                        " uk, ar, tr angeben.",
                        f"Unknown language '{language}': give an ISO 639-1 code such as de, en, uk, ar, tr.") from None
         raise
-    body = render(transcript, fmt, temperature)
-    if isinstance(body, dict):
-        return JSONResponse(body)
-    return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
+    return transcript

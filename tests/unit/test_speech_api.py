@@ -165,3 +165,27 @@ async def test_read_aloud_can_be_turned_off(tmp_path, fake_engines) -> None:
     async with client_for(create_app(settings, engines=fake_engines, mount_ui=False)) as api:
         r = await api.post("/api/speech/say", json={"text": "Hallo", "language": "de"})
         assert r.status_code == 403 and "speech.read_aloud" in r.json()["error"]["message"]
+
+
+async def test_a_full_line_of_transcriptions_gets_503(tmp_path, fake_engines) -> None:
+    """One at a time, one waiting: the third of three at once is told to come back."""
+    import asyncio
+    import time
+
+    from models.fake_speech import FakeTranscriber
+
+    class Slow(FakeTranscriber):
+        def transcribe(self, audio, **kwargs):
+            time.sleep(0.5)
+            return super().transcribe(audio, **kwargs)
+
+    fake_engines.transcribers = {"slow": Slow("slow")}
+    settings = make_settings(tmp_path / "data")
+    settings.speech.workers, settings.speech.max_queue = 1, 1
+    async with client_for(create_app(settings, engines=fake_engines, mount_ui=False)) as api:
+        answers = await asyncio.gather(*(api.post(URL, **upload(wav_bytes(tone(0.5)))) for _ in range(3)))
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [200, 200, 503]
+        busy = next(r for r in answers if r.status_code == 503)
+        assert busy.headers["retry-after"] == "60" and busy.json()["error"]["code"] == "queue_full"
+        assert (await api.post(URL, **upload(wav_bytes(tone(0.5))))).status_code == 200  # and then there is room
