@@ -62,7 +62,7 @@ def serve() -> None:
              " appliance.toml.", 2)
     catalog = load_catalog()
     try:
-        for model_id in [*s.models.chat, *([s.models.embedding] if s.models.embedding else [])]:
+        for model_id in [*s.models.chat, *([s.models.embedding] if s.models.embedding else []), *s.models.speech]:
             require_model(s.models_dir, catalog.get(model_id))
     except ModelFileError as exc:
         fail(str(exc), 2)
