@@ -42,7 +42,10 @@ class Update:
 
 
 class StreamingSession:
-    """One speaker's utterance (push-to-talk: press, speak, release). Not thread-safe."""
+    """One speaker's utterance (push-to-talk: press, speak, release).
+
+    feed() may run while update() works in another thread; update() and finish() must not overlap.
+    """
 
     def __init__(self, transcriber: Transcriber, language: str | None = None) -> None:
         self.transcriber = transcriber
@@ -62,9 +65,11 @@ class StreamingSession:
         self.seconds += samples.size / SAMPLE_RATE
 
     def _take(self) -> np.ndarray:
-        if self._chunks:
-            self._audio = np.concatenate([self._audio, *self._chunks])
-            self._chunks.clear()
+        # feed() runs on the event loop while update() runs in a worker thread: swap the list first,
+        # so a chunk fed meanwhile lands in the new list instead of being cleared away unheard
+        chunks, self._chunks = self._chunks, []
+        if chunks:
+            self._audio = np.concatenate([self._audio, *chunks])
         return self._audio
 
     def ready(self) -> bool:

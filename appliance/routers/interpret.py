@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -72,6 +73,11 @@ async def interpret(ws: WebSocket) -> None:
     """Client -> server: JSON {"type": "languages", "languages": ["de", "uk"]}, {"type": "start",
     "speaker": "a"|"b"}, binary frames of 16-bit mono PCM at 16 kHz, {"type": "stop"}.
     Server -> client: ready, languages, started, partial, final, translation, done, notice, error."""
+    origin = ws.headers.get("origin")
+    if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+        # a page of another site must not use a signed-in browser's cookie to listen in
+        await ws.close(POLICY, reason="fremde Herkunft / cross-origin")
+        return
     if principal_from_request(ws, ws.app.state.accounts) is None:  # type: ignore[arg-type]
         await ws.close(POLICY, reason="Anmeldung erforderlich / sign-in required")
         return

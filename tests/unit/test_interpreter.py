@@ -184,6 +184,16 @@ def test_sign_in_is_required(site) -> None:
     assert closed.value.code == 1008
 
 
+def test_another_site_cannot_open_it_with_the_cookie(site) -> None:
+    client, auth = site()
+    with client, pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/api/interpret", headers={**auth, "Origin": "http://evil.example"}):
+        pass
+    assert closed.value.code == 1008
+    with client, client.websocket_connect("/api/interpret", headers={**auth, "Origin": "http://testserver"}) as ws:
+        assert ws.receive_json()["type"] == "ready"  # the box's own page
+
+
 def test_one_interpreter_more_than_allowed_is_told_to_wait(site) -> None:
     client, auth = site(max_interpreters=1)
     with client, client.websocket_connect("/api/interpret", headers=auth) as first:
