@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from models.speech import Segment, Transcript, is_silent
@@ -22,7 +24,7 @@ class FakeTranscriber:
         self.calls = 0
 
     def transcribe(self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None,
-                   temperature: float = 0.0, live: bool = False) -> Transcript:
+                   temperature: float = 0.0, live: bool = False, cancel: threading.Event | None = None) -> Transcript:
         self.calls += 1
         duration = audio.size / 16_000
         if is_silent(audio):

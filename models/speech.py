@@ -6,6 +6,7 @@ Audio is decoded in memory with PyAV (every format ffmpeg knows); nothing is wri
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -43,6 +44,10 @@ class AudioTooLong(ValueError):
         super().__init__(f"audio of {seconds:.0f} s exceeds the limit of {limit:.0f} s")
 
 
+class Cancelled(RuntimeError):
+    """The caller gave up (its client went away); the transcription stopped early."""
+
+
 @runtime_checkable
 class Transcriber(Protocol):
     id: str
@@ -57,8 +62,10 @@ class Transcriber(Protocol):
         prompt: str | None = None,
         temperature: float = 0.0,
         live: bool = False,
+        cancel: threading.Event | None = None,
     ) -> Transcript:
-        """Blocking: call from a worker thread. ``live`` trades accuracy for speed (greedy search)."""
+        """Blocking: call from a worker thread. ``live`` trades accuracy for speed (greedy search).
+        Setting ``cancel`` stops a long transcription at the next segment (raises Cancelled)."""
         ...
 
 

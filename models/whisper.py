@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from models.speech import Segment, Transcript
+from models.speech import Cancelled, Segment, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class WhisperTranscriber:
         prompt: str | None = None,
         temperature: float = 0.0,
         live: bool = False,
+        cancel: threading.Event | None = None,
     ) -> Transcript:
         if self.languages == ("en",):
             language = "en"
@@ -81,12 +83,13 @@ class WhisperTranscriber:
             condition_on_previous_text=not live,
             without_timestamps=False,
         )
-        parts = [
-            Segment(start=round(s.start, 2), end=round(s.end, 2), text=s.text.strip(),
-                    avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob)
-            for s in segments
-            if s.text.strip()
-        ]
+        parts = []
+        for s in segments:  # decoded lazily, one 30 s window after the other
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"stopped after {s.start:.0f} s of {duration:.0f} s")
+            if s.text.strip():
+                parts.append(Segment(start=round(s.start, 2), end=round(s.end, 2), text=s.text.strip(),
+                                     avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob))
         return Transcript(
             text=" ".join(p.text for p in parts),
             language=info.language,

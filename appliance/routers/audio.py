@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +20,7 @@ from appliance.deps import EnginesDep, PrincipalDep, SettingsDep
 from appliance.engines import UnknownModel
 from appliance.errors import ApiError
 from appliance.speech_formats import FORMATS, MEDIA_TYPES, render
-from models.speech import AudioTooLong, NotAudio, Transcriber, Transcript, decode
+from models.speech import AudioTooLong, Cancelled, NotAudio, Transcriber, Transcript, decode
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -133,17 +135,33 @@ async def transcriptions(request: Request, engines: EnginesDep, settings: Settin
 
     data = await upload.read()
     await upload.close()  # the in-memory copy of the form goes now, not at the end of the request
-    async with _turns(request).turn():
-        transcript = await _transcribe(data, upload.filename or "Datei", transcriber, settings, language, prompt,
-                                       temperature)
+    cancel = threading.Event()
+    watcher = asyncio.create_task(_watch(request, cancel))
+    try:
+        async with _turns(request).turn():
+            transcript = await _transcribe(data, upload.filename or "Datei", transcriber, settings, language,
+                                           prompt, temperature, cancel)
+    except Cancelled:  # nobody is left to answer; the worker is free for the next recording
+        return Response(status_code=499)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     body = render(transcript, fmt, temperature)
     if isinstance(body, dict):
         return JSONResponse(body)
     return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
 
 
+async def _watch(request: Request, cancel: threading.Event) -> None:
+    """Stop a long transcription when its client goes away (a script's timeout, a closed tab)."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(0.5)
+    cancel.set()
+
+
 async def _transcribe(data: bytes, name: str, transcriber: Transcriber, settings: Settings, language: str | None,
-                      prompt: str | None, temperature: float) -> Transcript:
+                      prompt: str | None, temperature: float, cancel: threading.Event) -> Transcript:
     max_seconds = settings.speech.max_minutes * 60
     try:
         audio = await run_in_threadpool(decode, data, max_seconds=max_seconds)
@@ -160,7 +178,7 @@ async def _transcribe(data: bytes, name: str, transcriber: Transcriber, settings
                    status=413, code="audio_too_long") from None
     try:
         transcript = await run_in_threadpool(
-            transcriber.transcribe, audio, language=language, prompt=prompt, temperature=temperature
+            transcriber.transcribe, audio, language=language, prompt=prompt, temperature=temperature, cancel=cancel
         )
     except ValueError as exc:  # faster-whisper: "'xx' is not a valid language code"
         if language and language in str(exc):

@@ -106,3 +106,40 @@ def test_the_interpreter_transcribes_and_translates(tmp_path, real_engines) -> N
         assert " ".join(m["source"] for m in translations) == final["committed"]
     assert {m["language"] for m in results[0] if m["type"] == "translation"} == {"uk"}
     assert {m["language"] for m in results[1] if m["type"] == "translation"} == {"de"}
+
+
+def test_a_client_that_leaves_stops_its_transcription(tmp_path, real_engines) -> None:
+    """A script gives up on a long recording: the box stops at the next 30 s window, not at the end."""
+    import subprocess
+    import threading
+
+    import httpx
+
+    from models.speech import Cancelled
+    from tests.conftest import LiveServer
+
+    real = real_engines.transcribers["whisper-base"]
+    stopped = threading.Event()
+
+    class Watching:
+        id, device, languages = real.id, real.device, real.languages
+
+        def transcribe(self, audio, **kwargs):
+            try:
+                return real.transcribe(audio, **kwargs)
+            except Cancelled:
+                stopped.set()
+                raise
+
+    real_engines.transcribers = {"whisper-base": Watching()}
+    sentence = speak(GERMAN + " " + GERMAN, "de", tmp_path / "satz.wav")
+    long = tmp_path / "lang.flac"  # about two minutes of speech
+    subprocess.run(["sox", str(sentence), str(long), "repeat", "12"], check=True)
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
+    app.state.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.accounts.create_key("anna")
+    with LiveServer(app) as server:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.url}/v1/audio/transcriptions", headers={"Authorization": f"Bearer {key}"},
+                       files={"file": ("lang.flac", long.read_bytes())}, data={"language": "de"}, timeout=3)
+        assert stopped.wait(60), "the transcription went on after its client had left"
