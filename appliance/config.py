@@ -15,13 +15,22 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from models.catalog import load_catalog
+from models.catalog import CatalogError, load_catalog
 
 DEFAULT_CHAT_MODELS = ["qwen2.5-coder-1.5b-instruct-q4_k_m", "smollm2-135m-instruct-q4_1"]
 
 
 class ConfigError(RuntimeError):
     """The configuration cannot be used; the message names the key."""
+
+
+class KeyValueError(ValueError):
+    """A value found wrong after the sections were read (by the model validator): it names its key."""
+
+    def __init__(self, loc: tuple[str, ...], value: object, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.value = value
 
 
 class Section(BaseModel):
@@ -68,7 +77,8 @@ class ModelSettings(Section):
     dir: Path | None = Field(None, description="Model files; empty means <data_dir>/models.")
     chat: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CHAT_MODELS),
-        description="Chat models to load, by catalogue id; the first answers when a request names none.",
+        description="Chat models to load, by catalogue id (built-in or imported into models.dir); the first answers"
+        " when a request names none.",
     )
     embedding: str | None = Field("all-minilm-l6-v2", description="Embedding model id; empty disables embeddings.")
     speech: list[str] = Field(
@@ -83,23 +93,14 @@ class ModelSettings(Section):
 
     @field_validator("chat")
     @classmethod
-    def _known_chat(cls, ids: list[str]) -> list[str]:
+    def _some_chat(cls, ids: list[str]) -> list[str]:
         if not ids:
             raise ValueError("mindestens ein Chat-Modell angeben (at least one chat model)")
-        _check_ids(ids, "chat")
-        return ids
-
-    @field_validator("speech")
-    @classmethod
-    def _known_speech(cls, ids: list[str]) -> list[str]:
-        _check_ids(ids, "speech")
         return ids
 
     @field_validator("embedding")
     @classmethod
-    def _known_embedding(cls, model_id: str | None) -> str | None:
-        if model_id:
-            _check_ids([model_id], "embedding")
+    def _empty_embedding(cls, model_id: str | None) -> str | None:
         return model_id or None
 
 
@@ -150,15 +151,23 @@ class UISettings(Section):
     )
 
 
-def _check_ids(ids: list[str], kind: str) -> None:
-    catalog = load_catalog()
-    for model_id in ids:
-        try:
-            entry = catalog.get(model_id)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
-        if entry.kind != kind:
-            raise ValueError(f"'{model_id}' ist ein {entry.kind}-Modell, kein {kind}-Modell")
+def _check_model_ids(models: ModelSettings, models_dir: Path) -> None:
+    """Every configured id is in the catalogue (built-in or imported into models_dir) with the right kind."""
+    try:
+        catalog = load_catalog(models_dir)
+    except CatalogError as exc:
+        raise KeyValueError(("models", "dir"), str(models_dir), str(exc)) from None
+    wanted = {"chat": models.chat, "speech": models.speech, "embedding": [models.embedding] if models.embedding else []}
+    for kind, ids in wanted.items():
+        value = getattr(models, kind)
+        for model_id in ids:
+            try:
+                entry = catalog.get(model_id)
+            except KeyError as exc:
+                raise KeyValueError(("models", kind), value, str(exc.args[0])) from None
+            if entry.kind != kind:
+                raise KeyValueError(("models", kind), value, f"'{model_id}' ist ein {entry.kind}-Modell, kein"
+                                    f" {kind}-Modell")
 
 
 BOX_CONFIG = Path("/etc/appliance/appliance.toml")
@@ -209,6 +218,12 @@ class Settings(BaseSettings):
         self.models.dir = self.models.dir.expanduser().absolute()
         return self
 
+    @model_validator(mode="after")
+    def _known_models(self) -> Settings:
+        # after _resolve_paths: models imported into the models directory count as well
+        _check_model_ids(self.models, self.models_dir)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -241,9 +256,13 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(Datei)"
-            env = "APPLIANCE__" + "__".join(str(p).upper() for p in err["loc"])
-            lines.append(f"  {key}: {err['msg']} (Wert: {err.get('input')!r}; Umgebung: {env})")
+            loc, value = err["loc"], err.get("input")
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, KeyValueError):
+                loc, value = cause.loc, cause.value
+            key = ".".join(str(p) for p in loc) or "(Datei)"
+            env = "APPLIANCE__" + "__".join(str(p).upper() for p in loc)
+            lines.append(f"  {key}: {err['msg']} (Wert: {value!r}; Umgebung: {env})")
         raise ConfigError(
             f"Ungültige Konfiguration in {path} oder der Umgebung:\n" + "\n".join(lines)
         ) from None

@@ -12,7 +12,7 @@ from typing import Literal
 from appliance import offline
 from appliance.config import Settings
 from models.catalog import load_catalog
-from models.store import FileState, check_model
+from models.store import FileState, check_model, fix_command
 
 Level = Literal["ok", "warn", "fail", "info"]
 
@@ -85,12 +85,12 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("Speicherplatz", "ok" if free_gb > 5 else "warn", f"{free_gb:.1f} GB frei"))
     wanted = [*settings.models.chat, *([settings.models.embedding] if settings.models.embedding else []),
               *settings.models.speech]
-    catalog = load_catalog()
+    catalog = load_catalog(settings.models_dir)
     for model_id in wanted:
         entry = catalog.get(model_id)
         bad = [c for c in check_model(settings.models_dir, entry, full=True) if c.state is not FileState.ok]
         if bad:
-            fix = f"appliance models fetch {model_id} --force"
+            fix = fix_command(entry)
             checks.append(Check(f"Modell {model_id}", "fail", f"{bad[0].path.name}: {bad[0].state.value} → {fix}"))
         else:
             checks.append(Check(f"Modell {model_id}", "ok", f"{entry.kind}, sha256 geprüft"))

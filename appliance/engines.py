@@ -79,7 +79,7 @@ def load_engines(settings: Settings) -> Engines:
     from models.embeddings import SentenceTransformerEmbedder
     from models.llama_chat import LlamaChatModel
 
-    catalog = load_catalog()
+    catalog = load_catalog(settings.models_dir)
     engines = Engines()
     m = settings.models
     for model_id in m.chat:

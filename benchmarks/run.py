@@ -95,7 +95,7 @@ def main() -> None:
         app.state.accounts.add("bench", "it_admin", "bench-password")
         key, _ = app.state.accounts.create_key("bench")
         threads = chat.threads
-        path = settings.models_dir / args.model / load_catalog().get(args.model).main_file.name
+        path = settings.models_dir / args.model / load_catalog(settings.models_dir).get(args.model).main_file.name
         results: dict = {"model": args.model, "tokens": args.tokens, "runs": args.runs,
                          "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
                          "date": time.strftime("%Y-%m-%d")}

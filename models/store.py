@@ -45,6 +45,15 @@ def model_dir(models_dir: Path, entry: CatalogEntry) -> Path:
     return models_dir / entry.id
 
 
+def fix_command(entry: CatalogEntry) -> str:
+    """The command that brings a model's files back."""
+    if entry.source == "pypi":
+        return f"appliance models fetch {entry.id} --force"
+    if entry.source == "local":
+        return f"appliance models import PATH --id {entry.id} --replace"
+    return f"appliance models import PATH --id {entry.id}"
+
+
 def _stamp_key(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -61,6 +70,11 @@ def _write_stamps(directory: Path, stamps: dict[str, list]) -> None:
     tmp = directory / (STAMP + ".tmp")
     tmp.write_text(json.dumps(stamps))
     tmp.replace(directory / STAMP)
+
+
+def mark_verified(directory: Path, files: list[ModelFile]) -> None:
+    """Record files that were just hashed, so the next start does not hash them again."""
+    _write_stamps(directory, {f.name: [f.sha256, *_stamp_key(directory / f.name)] for f in files})
 
 
 def check_model(models_dir: Path, entry: CatalogEntry, *, full: bool = False) -> list[FileCheck]:
@@ -105,11 +119,7 @@ def require_model(models_dir: Path, entry: CatalogEntry) -> Path:
     for check in check_model(models_dir, entry):
         if check.state is FileState.ok:
             continue
-        fix = (
-            f"appliance models fetch {entry.id} --force"
-            if entry.source == "pypi"
-            else f"appliance models import PATH --id {entry.id}"
-        )
+        fix = fix_command(entry)
         what = {
             FileState.missing: "fehlt",
             FileState.wrong_size: "hat die falsche Größe",

@@ -110,7 +110,7 @@ def _direct_service(s: Settings):
     if not s.models.embedding:
         fail("Es ist kein Embedding-Modell eingestellt (models.embedding).", 2)
     try:
-        directory = require_model(s.models_dir, load_catalog().get(s.models.embedding))
+        directory = require_model(s.models_dir, load_catalog(s.models_dir).get(s.models.embedding))
     except ModelFileError as exc:
         fail(str(exc), 2)
     return HandbookService(s, database().engine, SentenceTransformerEmbedder(s.models.embedding, directory))

@@ -41,9 +41,9 @@ def serve() -> None:
     import uvicorn
 
     from appliance import tls
-    from appliance.engines import load_catalog
     from appliance.logs import setup_logging
     from appliance.server import DataDirError, create_app, prepare_data_dir
+    from models.catalog import load_catalog
     from models.store import ModelFileError, require_model
 
     s = settings()
@@ -60,7 +60,7 @@ def serve() -> None:
         fail(f"Port {s.server.port} auf {s.server.host} ist {problem}. Läuft der Dienst schon? Sonst einen"
              f" anderen Port wählen: APPLIANCE__SERVER__PORT={s.server.port + 1} oder server.port in"
              " appliance.toml.", 2)
-    catalog = load_catalog()
+    catalog = load_catalog(s.models_dir)
     try:
         for model_id in [*s.models.chat, *([s.models.embedding] if s.models.embedding else []), *s.models.speech]:
             require_model(s.models_dir, catalog.get(model_id))
