@@ -22,6 +22,9 @@ from rag.vectors import VectorStore
 
 POSTINGS_BUDGET = 20_000
 COMPOUNDS_PER_TERM = 20
+PART_LETTERS = 4  # the shortest part a query compound is split into
+# German linking elements between the parts of a compound: Arbeit-s-platz, Datei-en-name
+_LINKS = ("", "s", "es", "n", "en", "e", "er")
 
 
 def scope(collection: str) -> str:
@@ -87,6 +90,40 @@ def _doc(row) -> DocumentInfo:
         created = datetime.fromisoformat(created)
     return DocumentInfo(row.id, row.collection, row.filename, row.title, row.sha256, row.media_type, row.size,
                         row.pages, row.chunks, row.status, created)
+
+
+def _documents(c, word: str) -> int:
+    """In how many rows of the keyword index the word occurs (0 when in none)."""
+    return c.execute(text("SELECT doc FROM hb_words_vocab WHERE term = :t"), {"t": word}).scalar() or 0
+
+
+def _prefix_documents(c, prefix: str) -> int:
+    """Postings of all words that begin with the prefix: the work a prefix query gives the index."""
+    return c.execute(text("SELECT coalesce(sum(doc), 0) FROM hb_words_vocab WHERE term >= :lo AND term < :hi"),
+                     {"lo": prefix, "hi": _upper(prefix)}).scalar()
+
+
+def _parts(c, term: str) -> list[str]:
+    """A query compound split in two words of the index ("rechnerverwaltung": "rechner", "verwaltung"),
+    so that it also finds text that writes them apart or in other compounds. The modifier may end in a
+    linking element ("arbeits" is "arbeit") or lack a final e ("adress" for "adresse"); of several
+    splits the one with the most frequent words wins. No split: an empty list."""
+    best: list[str] = []
+    best_score = 0
+    for cut in range(PART_LETTERS, len(term) - PART_LETTERS + 1):
+        head = term[cut:]
+        head_rows = _documents(c, head)
+        if not head_rows:
+            continue
+        modifier = term[:cut]
+        for link in _LINKS:
+            stem = modifier[:len(modifier) - len(link)]
+            if not modifier.endswith(link) or len(stem) < PART_LETTERS:
+                continue
+            score = head_rows * max(_documents(c, stem), _documents(c, stem + "e"))
+            if score > best_score:
+                best, best_score = [stem, head], score
+    return best
 
 
 class HandbookIndex:
@@ -204,12 +241,13 @@ class HandbookIndex:
         """(chunk id, bm25 score: higher is better), best first; may include chunks of unfinished documents.
 
         A term finds the words it begins ("Rechner" finds "Rechnern") and the compounds it ends
-        ("Desinfektion" finds "Händedesinfektion"). (Stripping inflection endings as well found
-        more, but raised the scores of unanswerable questions as much: measured, not kept.)
-        Terms are taken rarest first until they would
-        make the index rank more than POSTINGS_BUDGET rows: a word found almost everywhere adds
-        next to nothing to BM25 but all of the work, so search time stays bounded however large
-        the collections grow. The rarest term is always kept.
+        ("Desinfektion" finds "Händedesinfektion"); a compound also finds its two parts when both are
+        words of the index ("Rechnerverwaltung" finds "Rechner" and "Verwaltung"). (Stripping
+        inflection endings as well found more, but raised the scores of unanswerable questions as
+        much: measured, not kept.) Terms are taken rarest first until they would make the index rank
+        more than POSTINGS_BUDGET rows: a word found almost everywhere adds next to nothing to BM25
+        but all of the work, so search time stays bounded however large the collections grow. The
+        rarest term is always kept.
         """
         if not collections:
             return []
@@ -232,17 +270,19 @@ class HandbookIndex:
         for term in dict.fromkeys(fold(t) for t in query_terms):
             if not term:
                 continue
-            rows = c.execute(text("SELECT coalesce(sum(doc), 0) FROM hb_words_vocab WHERE term >= :lo AND term < :hi"),
-                             {"lo": term, "hi": _upper(term)}).scalar()
+            rows = _prefix_documents(c, term)
             words = [f'"{term}"*']
             compounds = [] if len(term) < 5 else [r[0][::-1] for r in c.execute(text(
                 "SELECT rev FROM hb_word_ends WHERE rev > :lo AND rev < :hi LIMIT :k"),
                 {"lo": term[::-1], "hi": _upper(term[::-1]), "k": COMPOUNDS_PER_TERM}).all()]
             for compound in compounds:
-                found = c.execute(text("SELECT doc FROM hb_words_vocab WHERE term = :t"), {"t": compound}).scalar()
+                found = _documents(c, compound)
                 if found:
                     words.append(f'"{compound}"')
                     rows += found
+            for part in _parts(c, term):
+                words.append(f'"{part}"*')
+                rows += _prefix_documents(c, part)
             if rows:
                 groups[term] = (" OR ".join(words), rows)
         chosen: list[str] = []

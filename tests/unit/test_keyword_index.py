@@ -104,3 +104,18 @@ def test_a_word_finds_the_compounds_it_ends(index: HandbookIndex) -> None:
     # the head of a compound is found; a word in its middle is not
     assert [cid for cid, _ in index.keyword(["desinfektion"], ["Hygieneplan"], 10)] == ["hygiene-00000"]
     assert [cid for cid, _ in index.keyword(["desinfektionsmittel"], ["Hygieneplan"], 10)] == ["hygiene-00001"]
+
+
+def test_a_compound_in_the_question_finds_its_parts(index: HandbookIndex) -> None:
+    _add(index, "netz", "Netz", ["Die Verwaltung der Rechner geschieht im Browser.",
+                                 "Jede Adresse wird automatisch vergeben.",
+                                 "Die Wäsche wird bei 60 Grad gewaschen."])
+
+    def found(term: str) -> set[str]:
+        return {cid for cid, _ in index.keyword([term], ["Netz"], 10)}
+
+    assert found("rechnerverwaltung") == {"netz-00000"}
+    assert found("verwaltungsrechner") == {"netz-00000"}  # linking "s"
+    assert found("adresswasche") == {"netz-00001", "netz-00002"}  # "adress" for "adresse"
+    assert found("adressbereich") == set()  # "bereich" is no word of the index
+    assert found("webbrowser") == set()  # "web" is too short a part
