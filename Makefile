@@ -25,8 +25,9 @@ $(INSTALLED): pyproject.toml
 	CMAKE_ARGS="$(CMAKE_ARGS_AUTO) $(CMAKE_ARGS)" $(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models
+setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models (and the tests' Piper voice)
 	$(APPLIANCE) models fetch
+	$(APPLIANCE) models fetch piper-en-us-joe-medium
 
 run: setup speech-tools ## set up if needed, then serve at http://127.0.0.1:8080
 	$(APPLIANCE) serve

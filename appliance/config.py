@@ -86,6 +86,11 @@ class ModelSettings(Section):
         description="Speech models (Whisper) to load; the first transcribes when a request names none;"
         " empty turns speech off.",
     )
+    voices: list[str] = Field(
+        default_factory=list,
+        description="Piper voices to read translations aloud with, by catalogue id (kind voice, imported with"
+        " `appliance models import DIR --kind voice`); one per language. Languages without one use espeak-ng.",
+    )
     threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp; 0 means all cores.")
     context_size: int = Field(4096, ge=256, le=262144, description="Context window per chat model, in tokens.")
     gpu_layers: int = Field(-1, ge=-1, description="Layers offloaded to the GPU (-1 all); ignored without GPU.")
@@ -141,7 +146,10 @@ class SpeechSettings(Section):
     max_utterance_s: int = Field(
         120, ge=5, le=600, description="Longest single turn in the interpreter (push-to-talk), in seconds."
     )
-    read_aloud: bool = Field(True, description="Offer reading translations aloud (espeak-ng, on the box).")
+    read_aloud: bool = Field(
+        True, description="Offer reading translations aloud (a Piper voice from models.voices, else espeak-ng; on the"
+        " box)."
+    )
 
 
 class UISettings(Section):
@@ -157,17 +165,29 @@ def _check_model_ids(models: ModelSettings, models_dir: Path) -> None:
         catalog = load_catalog(models_dir)
     except CatalogError as exc:
         raise KeyValueError(("models", "dir"), str(models_dir), str(exc)) from None
-    wanted = {"chat": models.chat, "speech": models.speech, "embedding": [models.embedding] if models.embedding else []}
+    wanted = {"chat": models.chat, "speech": models.speech, "embedding": [models.embedding] if models.embedding else [],
+              "voice": models.voices}
+    voice_languages: dict[str, str] = {}
     for kind, ids in wanted.items():
-        value = getattr(models, kind)
+        key = "voices" if kind == "voice" else kind
+        value = getattr(models, key)
         for model_id in ids:
             try:
                 entry = catalog.get(model_id)
             except KeyError as exc:
-                raise KeyValueError(("models", kind), value, str(exc.args[0])) from None
+                raise KeyValueError(("models", key), value, str(exc.args[0])) from None
             if entry.kind != kind:
-                raise KeyValueError(("models", kind), value, f"'{model_id}' ist ein {entry.kind}-Modell, kein"
+                raise KeyValueError(("models", key), value, f"'{model_id}' ist ein {entry.kind}-Modell, kein"
                                     f" {kind}-Modell")
+            if kind != "voice":
+                continue
+            if len(entry.languages) != 1:
+                raise KeyValueError(("models", key), value, f"Stimme '{model_id}' braucht genau eine Sprache im"
+                                    f" Katalog (hat {entry.languages})")
+            other = voice_languages.setdefault(entry.languages[0], model_id)
+            if other != model_id:
+                raise KeyValueError(("models", key), value, f"'{other}' und '{model_id}' sprechen beide"
+                                    f" '{entry.languages[0]}'; eine Stimme je Sprache")
 
 
 BOX_CONFIG = Path("/etc/appliance/appliance.toml")
@@ -203,6 +223,8 @@ class Settings(BaseSettings):
             raise ValueError("models.chat: ein Modell steht doppelt in der Liste (a model is listed twice)")
         if len(set(self.models.speech)) != len(self.models.speech):
             raise ValueError("models.speech: ein Modell steht doppelt in der Liste (a model is listed twice)")
+        if len(set(self.models.voices)) != len(self.models.voices):
+            raise ValueError("models.voices: eine Stimme steht doppelt in der Liste (a voice is listed twice)")
         if self.ui.max_answer_tokens >= self.models.context_size:
             raise ValueError(
                 f"ui.max_answer_tokens ({self.ui.max_answer_tokens}) muss kleiner sein als models.context_size"

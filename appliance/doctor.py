@@ -58,7 +58,8 @@ def _speech(settings: Settings) -> Check:
     voice = shutil.which("espeak-ng")
     if settings.speech.read_aloud and not voice:
         return Check("Sprache", "warn", f"Whisper auf {where}; Vorlesen fehlt: apt-get install espeak-ng")
-    return Check("Sprache", "ok", f"Whisper auf {where}; Vorlesen {'mit espeak-ng' if voice else 'aus'}")
+    piper = f", Piper-Stimmen: {', '.join(settings.models.voices)}" if settings.models.voices else ""
+    return Check("Sprache", "ok", f"Whisper auf {where}; Vorlesen {'mit espeak-ng' if voice else 'aus'}{piper}")
 
 
 def outbound_route() -> bool:
@@ -84,7 +85,7 @@ def run_checks(settings: Settings) -> list[Check]:
         free_gb = shutil.disk_usage(probe).free / 1e9
         checks.append(Check("Speicherplatz", "ok" if free_gb > 5 else "warn", f"{free_gb:.1f} GB frei"))
     wanted = [*settings.models.chat, *([settings.models.embedding] if settings.models.embedding else []),
-              *settings.models.speech]
+              *settings.models.speech, *settings.models.voices]
     catalog = load_catalog(settings.models_dir)
     for model_id in wanted:
         entry = catalog.get(model_id)

@@ -12,6 +12,7 @@ from models.chat import ChatModel
 from models.embeddings import Embedder
 from models.speech import Transcriber
 from models.store import require_model
+from models.voice import Voice
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class Engines:
     embedder: Embedder | None = None
     transcribers: dict[str, Transcriber] = field(default_factory=dict)
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    voices: dict[str, Voice] = field(default_factory=dict)
+    """Piper voices by language (``de``); languages without one are read aloud with espeak-ng."""
 
     @property
     def default_chat(self) -> str:
@@ -69,6 +72,7 @@ class Engines:
             transcriber.close()
         self.transcribers.clear()
         self.embedder = None
+        self.voices.clear()
 
 
 def load_engines(settings: Settings) -> Engines:
@@ -106,7 +110,20 @@ def load_engines(settings: Settings) -> Engines:
         entry = catalog.get(model_id)
         engines.transcribers[model_id] = load_transcriber(settings, entry)
         engines.entries[model_id] = entry
+    for model_id in m.voices:
+        engines.voices.update(load_voice(settings, catalog.get(model_id)))
+        engines.entries[model_id] = catalog.get(model_id)
     return engines
+
+
+def load_voice(settings: Settings, entry: CatalogEntry) -> dict[str, Voice]:
+    """A Piper voice for the one language of its catalogue entry (checked by the config)."""
+    from models.piper_voice import PiperVoice
+
+    directory = require_model(settings.models_dir, entry)
+    voice = PiperVoice(entry.id, directory / entry.main_file.name, entry.languages[0])
+    log.info("voice %s (%s, %d Hz) loaded", entry.id, voice.language, voice.sample_rate)
+    return {voice.language: voice}
 
 
 def load_transcriber(settings: Settings, entry: CatalogEntry) -> Transcriber:

@@ -1,4 +1,5 @@
-"""Reading text aloud on the box with espeak-ng (Debian's package): WAV in memory, nothing stored."""
+"""Reading text aloud on the box: a Piper voice where one is loaded for the language, else espeak-ng
+(Debian's package). WAV in memory, nothing stored."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import functools
 import shutil
 import struct
 import subprocess
+from collections.abc import Mapping
+
+from models.voice import Voice
 
 ESPEAK = "espeak-ng"
 # Whisper's language codes -> espeak-ng voices where they differ
@@ -32,8 +36,21 @@ def available_languages() -> frozenset[str]:
     return frozenset(found)
 
 
-def speak(text: str, language: str, rate: int = 150) -> bytes:
-    """WAV bytes of ``text`` in ``language``. The text goes in on stdin, never as an argument."""
+def languages(voices: Mapping[str, Voice]) -> frozenset[str]:
+    """Languages that can be read aloud: those of the loaded Piper voices and espeak-ng's."""
+    return frozenset(voices) | available_languages()
+
+
+def speak(text: str, language: str, voices: Mapping[str, Voice] | None = None, rate: int = 150) -> bytes:
+    """WAV bytes of ``text`` in ``language``: the Piper voice for it when ``voices`` has one, else espeak-ng."""
+    piper = (voices or {}).get(language)
+    if piper is not None:
+        return piper.speak(text[:MAX_CHARS])
+    return _espeak(text, language, rate)
+
+
+def _espeak(text: str, language: str, rate: int) -> bytes:
+    """espeak-ng's WAV. The text goes in on stdin, never as an argument."""
     binary = shutil.which(ESPEAK)
     if binary is None or language not in available_languages():
         raise VoiceUnavailable(language)

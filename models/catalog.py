@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 LOCAL_CATALOG = "local-catalog.toml"
 
-ModelKind = Literal["chat", "speech", "embedding"]
+ModelKind = Literal["chat", "speech", "embedding", "voice"]
 
 
 class FilePart(BaseModel):
@@ -54,10 +54,11 @@ class CatalogEntry(BaseModel):
 
     @property
     def main_file(self) -> ModelFile:
-        """The file an engine loads (the GGUF for chat models, else the first)."""
-        for f in self.files:
-            if f.name.endswith(".gguf"):
-                return f
+        """The file an engine loads (the GGUF for chat models, the ONNX model for voices, else the first)."""
+        for suffix in (".gguf", ".onnx"):
+            for f in self.files:
+                if f.name.endswith(suffix):
+                    return f
         return self.files[0]
 
     @property

@@ -154,8 +154,11 @@ REQUIRED: dict[str, tuple[str, list[tuple[str, ...]]]] = {
 def source_files(source: Path, kind: ModelKind) -> dict[str, Path]:
     """The files an import takes from source, by name in the model's folder, after a sanity check.
 
-    Chat: one GGUF file. Speech and embedding: every regular file of the folder (hidden ones aside).
+    Chat: one GGUF file. Voice: the folder's one Piper model (*.onnx) and its *.onnx.json (or that .onnx
+    file). Speech and embedding: every regular file of the folder (hidden ones aside).
     """
+    if kind == "voice":
+        return _voice_files(source)
     if kind == "chat":
         if not source.is_file():
             raise ModelFileError(f"{source}: Für ein Chatmodell bitte die .gguf-Datei angeben, keinen Ordner.")
@@ -184,6 +187,42 @@ def source_files(source: Path, kind: ModelKind) -> dict[str, Path]:
                              " sie (128 Mel-Bänder); beim Konvertieren mitnehmen: --copy_files tokenizer.json"
                              " preprocessor_config.json")
     return files
+
+
+def _voice_files(source: Path) -> dict[str, Path]:
+    from models.piper_voice import VoiceConfigError, read_voice_config
+
+    if source.is_file() and source.suffix == ".onnx":
+        onnx = [source]
+    elif source.is_dir():
+        onnx = sorted(p for p in source.glob("*.onnx") if p.is_file())
+    else:
+        raise ModelFileError(f"{source}: Für eine Stimme bitte den Ordner mit der Piper-Stimme (.onnx und .onnx.json)"
+                             " angeben.")
+    if len(onnx) != 1:
+        found = ", ".join(p.name for p in onnx) or "keine"
+        raise ModelFileError(f"{source} ist keine Piper-Stimme: genau eine .onnx-Datei nötig (gefunden: {found}).")
+    config = onnx[0].with_name(onnx[0].name + ".json")
+    if not config.is_file():
+        raise ModelFileError(f"{source}: {config.name} fehlt; eine Piper-Stimme besteht aus {onnx[0].name} und"
+                             f" {config.name}.")
+    try:
+        read_voice_config(config)
+    except VoiceConfigError as exc:
+        raise ModelFileError(str(exc)) from None
+    return {onnx[0].name: onnx[0], config.name: config}
+
+
+def voice_language(source: Path, languages: list[str]) -> list[str]:
+    """The one language of a Piper voice: from its .onnx.json, and it must match --languages when given."""
+    from models.piper_voice import read_voice_config
+
+    config = next(p for name, p in _voice_files(source).items() if name.endswith(".onnx.json"))
+    _, language = read_voice_config(config)
+    if languages and languages != [language]:
+        raise ModelFileError(f"{config.name}: Die Stimme spricht '{language}', angegeben ist --languages"
+                             f" {','.join(languages)}. Eine Stimme hat genau eine Sprache.")
+    return [language]
 
 
 def _copy_hashing(src: Path, dest: Path, name: str, progress: Progress) -> ModelFile:
@@ -228,6 +267,8 @@ def import_local_model(
         raise ModelFileError(f"Modell {model_id} gibt es schon ({target}). Ersetzen mit --replace, sonst eine"
                              " andere --id wählen.")
     files = source_files(source, kind)
+    if kind == "voice":
+        languages = voice_language(source, list(languages))
     needed, free = sum(p.stat().st_size for p in files.values()), shutil.disk_usage(models_dir).free
     if needed > free:
         raise ModelFileError(f"Zu wenig Platz in {models_dir}: {needed / 1e9:.1f} GB nötig, {free / 1e9:.1f} GB frei.")

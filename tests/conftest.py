@@ -19,6 +19,7 @@ MODELS_DIR = Path(os.environ.get("APPLIANCE_TEST_MODELS_DIR", ROOT / "var" / "mo
 TEST_CHAT = "smollm2-135m-instruct-q4_1"
 TEST_EMBED = "all-minilm-l6-v2"
 TEST_SPEECH = "whisper-base"
+TEST_VOICE = "piper-en-us-joe-medium"  # not a default: `make setup` fetches it for the tests
 
 # -- every connect() of the test process, to prove that nothing leaves the box -------------------
 CONNECTS: list[tuple] = []
@@ -86,11 +87,11 @@ def fake_engines():
                    transcribers={"fake-speech": FakeTranscriber()})
 
 
-def _require_models() -> None:
+def _require_models(*model_ids: str) -> None:
     from models.catalog import load_catalog
     from models.store import FileState, check_model
 
-    for model_id in (TEST_CHAT, TEST_EMBED, TEST_SPEECH):
+    for model_id in model_ids or (TEST_CHAT, TEST_EMBED, TEST_SPEECH):
         checks = check_model(MODELS_DIR, load_catalog().get(model_id))
         if any(c.state is not FileState.ok for c in checks):
             pytest.fail(f"model {model_id} missing in {MODELS_DIR}: run `make setup`")
@@ -112,6 +113,17 @@ def real_transcriber():
 
     _require_models()
     return WhisperTranscriber(TEST_SPEECH, MODELS_DIR / TEST_SPEECH, device="cpu", threads=2)
+
+
+@pytest.fixture(scope="session")
+def real_voice():
+    """The Piper voice en_US joe, loaded once (its synthesis is serialised by a lock)."""
+    from models.catalog import load_catalog
+    from models.piper_voice import PiperVoice
+
+    _require_models(TEST_VOICE)
+    entry = load_catalog().get(TEST_VOICE)
+    return PiperVoice(TEST_VOICE, MODELS_DIR / TEST_VOICE / entry.main_file.name, entry.languages[0])
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ async def interpreter(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     lang = language(request)
     settings = request.app.state.settings
-    voices = voice.available_languages() if settings.speech.read_aloud else frozenset()
+    engines = request.app.state.engines
+    voices = voice.languages(engines.voices if engines else {}) if settings.speech.read_aloud else frozenset()
     brand = request.app.state.branding.get().name
     config = {
         "texts": {key: t(key, lang) for key in PAGE_TEXTS},

@@ -22,7 +22,9 @@ STATE_DE = {
     FileState.corrupt: "[red]beschädigt (sha256)[/]",
 }
 SOURCE_DE = {"pypi": "Paketindex", "import": "Import", "local": "lokal importiert"}
-KINDS = ("chat", "speech", "embedding")
+KINDS = ("chat", "speech", "embedding", "voice")
+CONFIG_KEY = {"chat": "models.chat", "speech": "models.speech", "embedding": "models.embedding",
+              "voice": "models.voices"}
 PROGRESS_COLUMNS = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
 
 
@@ -104,10 +106,12 @@ def fetch(
 def import_(
     path: Path = typer.Argument(..., exists=True, help="Datei oder Ordner mit den Modelldateien"),
     model_id: str = typer.Option(..., "--id", help="Katalog-Id, oder eine neue Id (a-z, 0-9, Punkt, Bindestrich)"),
-    kind: str | None = typer.Option(None, "--kind", help="chat, speech oder embedding (für ein neues Modell)"),
+    kind: str | None = typer.Option(None, "--kind",
+                                    help="chat, speech, embedding oder voice (Piper-Stimme) für ein neues Modell"),
     title: str = typer.Option("", "--title", help="Titel (neues Modell)"),
     licence: str = typer.Option("", "--licence", help="Lizenz, z. B. MIT oder Apache-2.0 (neues Modell)"),
-    languages: str = typer.Option("", "--languages", help="Sprachen, z. B. de,en; nur 'en' heißt: nur Englisch"),
+    languages: str = typer.Option("", "--languages",
+                                  help="Sprachen, z. B. de,en; nur 'en': nur Englisch; eine Stimme hat genau eine"),
     replace: bool = typer.Option(False, "--replace", help="ein schon importiertes neues Modell ersetzen"),
 ) -> None:
     """Ein Modell von Datei oder USB-Stick übernehmen.
@@ -132,8 +136,8 @@ def import_(
         old = next((e for e in local_entries(s.models_dir) if e.id == model_id), None) if replace else None
         kind = kind or (old.kind if old else None)
         if kind not in KINDS:
-            fail(f"'{model_id}' steht nicht im Katalog: für einen lokalen Import --kind chat, speech oder embedding"
-                 f" angeben. Katalog-Ids: {', '.join(builtin.ids())}")
+            fail(f"'{model_id}' steht nicht im Katalog: für einen lokalen Import --kind chat, speech, embedding oder"
+                 f" voice angeben. Katalog-Ids: {', '.join(builtin.ids())}")
         total = sum(p.stat().st_size for p in source_files(path, kind).values())
         with Progress(*PROGRESS_COLUMNS, console=err, transient=True) as progress:
             task = progress.add_task(model_id, total=total)
@@ -146,4 +150,4 @@ def import_(
     except (ModelFileError, ValueError) as exc:
         fail(str(exc))
     err.print(f"{entry.id}: {len(entry.files)} Datei(en) als lokales {entry.kind}-Modell übernommen, sha256"
-              f" festgehalten. Eintragen in appliance.toml (models.{entry.kind}), dann den Dienst neu starten.")
+              f" festgehalten. Eintragen in appliance.toml ({CONFIG_KEY[entry.kind]}), dann den Dienst neu starten.")

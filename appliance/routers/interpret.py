@@ -8,7 +8,7 @@ import json
 import logging
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -28,12 +28,18 @@ TRY_AGAIN_LATER = 1013  # all places taken, or the models are still loading
 
 
 @router.get("/interpret/languages")
-async def languages(settings: SettingsDep, _: PrincipalDep) -> dict:
-    voices = voice.available_languages() if settings.speech.read_aloud else frozenset()
+async def languages(request: Request, settings: SettingsDep, _: PrincipalDep) -> dict:
+    voices = voice.languages(_voices(request)) if settings.speech.read_aloud else frozenset()
     return {"languages": [
         {"code": code, "name_de": de, "name_en": en, "name": own, "rtl": code in RTL, "voice": code in voices}
         for code, (de, en, own) in LANGUAGES.items()
     ]}
+
+
+def _voices(request: Request) -> dict:
+    """The loaded Piper voices by language (none while the models are still loading)."""
+    engines = request.app.state.engines
+    return engines.voices if engines is not None else {}
 
 
 class SayRequest(BaseModel):
@@ -42,12 +48,12 @@ class SayRequest(BaseModel):
 
 
 @router.post("/speech/say")
-async def say(req: SayRequest, settings: SettingsDep, _: PrincipalDep) -> Response:
+async def say(req: SayRequest, request: Request, settings: SettingsDep, _: PrincipalDep) -> Response:
     if not settings.speech.read_aloud:
         raise ApiError(403, "Vorlesen ist auf diesem Gerät ausgeschaltet (speech.read_aloud).",
                        "Reading aloud is turned off on this box (speech.read_aloud).", code="read_aloud_off")
     try:
-        wav = await run_in_threadpool(voice.speak, req.text, req.language)
+        wav = await run_in_threadpool(voice.speak, req.text, req.language, _voices(request))
     except voice.VoiceUnavailable:
         raise ApiError(404, f"Für die Sprache '{req.language}' ist keine Vorlesestimme installiert.",
                        f"No voice for reading aloud is installed for '{req.language}'.",

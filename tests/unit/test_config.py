@@ -35,6 +35,8 @@ def test_toml_file_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("APPLIANCE__MODELS__CHAT", '["gpt-5"]', "models.chat"),
         ("APPLIANCE__MODELS__CHAT", '["all-minilm-l6-v2"]', "models.chat"),
         ("APPLIANCE__MODELS__THREADS", "-1", "models.threads"),
+        ("APPLIANCE__MODELS__VOICES", '["thorsten"]', "models.voices"),
+        ("APPLIANCE__MODELS__VOICES", '["whisper-base"]', "models.voices"),
         ("APPLIANCE__UI__LANGUAGE", "fr", "ui.language"),
     ],
 )
@@ -81,6 +83,8 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
          "ui.max_answer_tokens"),
         ({"APPLIANCE__MODELS__SPEECH": '["smollm2-135m-instruct-q4_1"]'}, "kein speech-Modell"),
         ({"APPLIANCE__MODELS__SPEECH": '["whisper-base", "whisper-base"]'}, "models.speech"),
+        ({"APPLIANCE__MODELS__VOICES": '["whisper-base"]'}, "kein voice-Modell"),
+        ({"APPLIANCE__MODELS__VOICES": '["piper-en-us-joe-medium", "piper-en-us-joe-medium"]'}, "models.voices"),
         ({"APPLIANCE__SPEECH__MAX_INTERPRETERS": "0"}, "speech.max_interpreters"),
         ({"APPLIANCE__SPEECH__DEVICE": "tpu"}, "speech.device"),
     ],
@@ -90,3 +94,8 @@ def test_inconsistent_values_stop_start_up(monkeypatch: pytest.MonkeyPatch, env:
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):
         load_settings()
+
+
+def test_a_piper_voice_from_the_catalogue_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPLIANCE__MODELS__VOICES", '["piper-en-us-joe-medium"]')
+    assert load_settings().models.voices == ["piper-en-us-joe-medium"]

@@ -167,3 +167,66 @@ def test_config_accepts_local_ids_only_for_their_models_dir(tmp_path: Path, monk
     with pytest.raises(ConfigError, match=LOCAL_CATALOG) as err:
         load_settings()
     assert "models.dir" in str(err.value)
+
+
+def fake_piper(folder: Path, config: dict | None = None, name: str = "de_DE-thorsten-medium") -> Path:
+    """A folder laid out like a Piper voice (the model is never loaded here)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.onnx").write_bytes(b"onnx" * 1000)
+    if config is None:
+        config = {"audio": {"sample_rate": 22050}, "phoneme_type": "espeak", "espeak": {"voice": "de"},
+                  "language": {"code": "de_DE", "family": "de"}}
+    (folder / f"{name}.onnx.json").write_text(json.dumps(config))
+    (folder / "MODEL_CARD").write_text("# thorsten")
+    return folder
+
+
+def test_a_piper_voice_is_imported_as_a_voice(tmp_path: Path) -> None:
+    usb = fake_piper(tmp_path / "usb" / "thorsten")
+    r = cli(tmp_path, "import", str(usb), "--id", "piper-de-thorsten", "--kind", "voice", "--languages", "de",
+            "--licence", "CC0-1.0")
+    assert r.exit_code == 0, r.output
+    assert "models.voices" in r.stderr
+    (entry,) = local_entries(tmp_path / "models")
+    assert (entry.kind, entry.languages) == ("voice", ["de"])
+    assert sorted(f.name for f in entry.files) == ["de_DE-thorsten-medium.onnx", "de_DE-thorsten-medium.onnx.json"]
+    assert entry.main_file.name == "de_DE-thorsten-medium.onnx"
+    settings = make_settings(tmp_path / "data", dir=tmp_path / "models", voices=["piper-de-thorsten"])
+    assert settings.models.voices == ["piper-de-thorsten"]
+    # the language comes from the voice when --languages is left out
+    r = cli(tmp_path, "import", str(usb / "de_DE-thorsten-medium.onnx"), "--id", "piper-de-2", "--kind", "voice")
+    assert r.exit_code == 0, r.output
+    assert load_catalog(tmp_path / "models").get("piper-de-2").languages == ["de"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no_json", "onnx.json fehlt"),
+        ("two_models", "genau eine .onnx-Datei"),
+        ("no_rate", "audio.sample_rate"),
+        ("no_language", "Sprache der Stimme fehlt"),
+        ("pinyin", "phoneme_type 'pinyin'"),
+        ("wrong_language", "spricht 'de'"),
+    ],
+)
+def test_a_folder_that_is_no_piper_voice_is_refused(tmp_path: Path, change: str, message: str) -> None:
+    usb = tmp_path / "usb"
+    config = {"audio": {"sample_rate": 22050}, "language": {"family": "de"}}
+    if change == "no_rate":
+        config = {"audio": {}, "language": {"family": "de"}}
+    elif change == "no_language":
+        config = {"audio": {"sample_rate": 22050}}
+    elif change == "pinyin":
+        config = {**config, "phoneme_type": "pinyin"}
+    fake_piper(usb, config)
+    if change == "no_json":
+        (usb / "de_DE-thorsten-medium.onnx.json").unlink()
+    elif change == "two_models":
+        fake_piper(usb, name="de_DE-karlsson-low")
+    with pytest.raises(ModelFileError, match=message):
+        import_local_model(tmp_path / "models", usb, "piper-de", "voice",
+                           languages=["en"] if change == "wrong_language" else [])
+    assert not local_entries(tmp_path / "models") and not (tmp_path / "models" / "piper-de").exists()

@@ -189,3 +189,23 @@ async def test_a_full_line_of_transcriptions_gets_503(tmp_path, fake_engines) ->
         busy = next(r for r in answers if r.status_code == 503)
         assert busy.headers["retry-after"] == "60" and busy.json()["error"]["code"] == "queue_full"
         assert (await api.post(URL, **upload(wav_bytes(tone(0.5))))).status_code == 200  # and then there is room
+
+
+async def test_a_loaded_voice_reads_its_language_and_espeak_the_others(tmp_path, fake_engines) -> None:
+    """The voice of models.voices (here the shipped fake, at 16 kHz) speaks English; German stays espeak-ng's."""
+    import io
+    import wave
+
+    from models.voice import FakeVoice
+
+    fake_engines.voices["en"] = FakeVoice("en", sample_rate=16000)
+    async with client_for(create_app(make_settings(tmp_path / "data"), engines=fake_engines, mount_ui=False)) as api:
+        r = await api.post("/api/speech/say", json={"text": "Good morning, how are you?", "language": "en"})
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+        with wave.open(io.BytesIO(r.content)) as wav:
+            assert (wav.getframerate(), wav.getnframes()) == (16000, 5 * 1600)
+        r = await api.post("/api/speech/say", json={"text": "Guten Morgen", "language": "de"})
+        with wave.open(io.BytesIO(r.content)) as wav:
+            assert wav.getframerate() == 22050  # espeak-ng's rate
+        by_code = {e["code"]: e for e in (await api.get("/api/interpret/languages")).json()["languages"]}
+        assert by_code["en"]["voice"] and by_code["de"]["voice"]
