@@ -111,8 +111,9 @@ def load_engines(settings: Settings) -> Engines:
         engines.transcribers[model_id] = load_transcriber(settings, entry)
         engines.entries[model_id] = entry
     for model_id in m.voices:
-        engines.voices.update(load_voice(settings, catalog.get(model_id)))
-        engines.entries[model_id] = catalog.get(model_id)
+        entry = catalog.get(model_id)
+        engines.voices.update(load_voice(settings, entry))
+        engines.entries[model_id] = entry
     return engines
 
 
@@ -129,7 +130,7 @@ def load_voice(settings: Settings, entry: CatalogEntry) -> dict[str, Voice]:
 def load_transcriber(settings: Settings, entry: CatalogEntry) -> Transcriber:
     """Whisper on the GPU when there is one; a GPU that cannot run it (a CUDA library missing,
     which shows only at the first transcription) falls back to the CPU when the device is auto."""
-    from models.whisper import WhisperTranscriber
+    from models.whisper import WhisperTranscriber, cuda_devices
 
     directory = require_model(settings.models_dir, entry)
     s = settings.speech
@@ -143,7 +144,7 @@ def load_transcriber(settings: Settings, entry: CatalogEntry) -> Transcriber:
     try:
         return load(s.device)
     except (RuntimeError, OSError) as exc:
-        if s.device != "auto":
+        if s.device != "auto" or not cuda_devices():  # it failed on the CPU already: nothing to fall back to
             raise
         log.warning("speech model %s cannot run on the GPU (%s); it runs on the CPU", entry.id, exc)
         return load("cpu")

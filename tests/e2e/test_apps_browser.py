@@ -55,6 +55,13 @@ def fill(page, selector: str, text: str) -> None:
     page.locator(f"{selector} textarea, {selector} input").first.fill(text)
 
 
+def fill_swap(page, within: str = "") -> None:
+    """The shift-swap request's fields, in the builder's trial form or on the app's own page."""
+    fill(page, f"{within}#field-datum", "24.12.2026")
+    fill(page, f"{within}#field-mein_dienst", "Frühdienst")
+    fill(page, f"{within}#field-gewuenschter_dienst", "Spätdienst")
+
+
 def choose(page, selector: str, option: str) -> None:
     page.locator(f"{selector} input").first.click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -134,9 +141,7 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     length = page.locator("#b-length input[type=number]")
     length.fill("100")  # the tiny model need not write a whole page
     length.press("Enter")
-    fill(page, "#b-trial-fields #field-datum", "24.12.2026")
-    fill(page, "#b-trial-fields #field-mein_dienst", "Frühdienst")
-    fill(page, "#b-trial-fields #field-gewuenschter_dienst", "Spätdienst")
+    fill_swap(page, "#b-trial-fields ")
     page.click("#b-try")
     page.wait_for_function(DONE.format(sel="#b-trial-output"), timeout=120_000)
     no_error(page)
@@ -155,9 +160,7 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     context, page = sign_in(browser, server, "erzieherin", requests)
     page.click("#tile-dienstplan-tausch-anfrage")
     page.wait_for_selector("#app-generate")
-    fill(page, "#field-datum", "24.12.2026")
-    fill(page, "#field-mein_dienst", "Frühdienst")
-    fill(page, "#field-gewuenschter_dienst", "Spätdienst")
+    fill_swap(page)
     page.click("#app-generate")
     page.wait_for_function(DONE.format(sel="#app-output"), timeout=120_000)
     no_error(page)

@@ -94,25 +94,26 @@ def test_interpreter_shows_words_and_translation_while_talking(site) -> None:
     context.close()
 
 
-def test_an_audio_input_takes_a_recording(site) -> None:
+def open_app(site, tile: str, field: str):
+    """Signed in with the microphone allowed, on the app's form; every URL asked for lands in the list."""
     server, browser = site
     requests: list[str] = []
     context, page = sign_in(browser, server, "beraterin", requests)
     context.grant_permissions(["microphone"], origin=server.url)
-    page.click("#tile-sprachnotiz")
-    page.wait_for_selector("#dictate-aufnahme", timeout=30_000)
+    page.click(f"#tile-{tile}")
+    page.wait_for_selector(f"#dictate-{field}", timeout=30_000)
+    return context, page, requests
+
+
+def test_an_audio_input_takes_a_recording(site) -> None:
+    context, page, _ = open_app(site, "sprachnotiz", "aufnahme")
     assert "Diktieren" in page.inner_text("#field-aufnahme")  # the field says how to fill it
     assert heard_enough(dictate(page, "aufnahme"))
     context.close()
 
 
 def test_dictation_fills_the_field(site) -> None:
-    server, browser = site
-    requests: list[str] = []
-    context, page = sign_in(browser, server, "beraterin", requests)
-    context.grant_permissions(["microphone"], origin=server.url)
-    page.click("#tile-pflegebericht-diktat")
-    page.wait_for_selector("#dictate-notizen", timeout=30_000)
+    context, page, requests = open_app(site, "pflegebericht-diktat", "notizen")
     page.fill("#field-notizen textarea", "Zimmer 12:")
     text = dictate(page, "notizen")
     assert text.startswith("Zimmer 12:\n") and heard_enough(text), text  # added below what was typed

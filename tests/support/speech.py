@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from models.voice import wav_bytes as voice_wav
 
 
 def _tool(name: str) -> str:
@@ -37,14 +37,7 @@ def convert(source: Path, target: Path) -> Path:
 
 
 def wav_bytes(samples: np.ndarray, rate: int = 16_000) -> bytes:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buffer.getvalue()
+    return voice_wav(pcm16(samples), rate)
 
 
 def tone(seconds: float, rate: int = 16_000, level: float = 0.3) -> np.ndarray:
