@@ -22,6 +22,7 @@ from appliance.errors import ApiError
 from ui.dictation import dictate_button
 from ui.handbook_page import sources_html
 from ui.i18n import t
+from ui.pacing import growing
 from ui.session import UISession
 
 AREAS = ["Pflege", "Kita", "Beratung", "Verwaltung", "Team", "Alle"]
@@ -210,8 +211,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                     prepared = await asyncio.to_thread(service.prepare, principal, current, version, values)
                     text = ""
                     yield "", "", gr.update(interactive=False)
-                    async for piece in service.generate(chat_service, prepared):
-                        text += piece
+                    async for text in growing(service.generate(chat_service, prepared)):
                         yield text, "", gr.update(interactive=False)
                 except ApiError as exc:
                     raise _error(exc, lang) from None

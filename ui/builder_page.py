@@ -21,6 +21,7 @@ from appliance.errors import ApiError
 from ui.apps_page import AREAS, _component, _values
 from ui.builder_spec import ICONS, NEW, OUTPUTS, RISKS, ROLES, TYPES, build_spec, field_name, fields_markdown, slug
 from ui.i18n import t
+from ui.pacing import growing
 from ui.session import UISession
 
 EXPORT_JS = """
@@ -130,8 +131,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                         inputs = await asyncio.to_thread(_values, candidate, tuple(field_values))
                         prepared = await asyncio.to_thread(service.prepare, principal, candidate, 1, inputs)
                         text = ""
-                        async for piece in service.generate(chat_service, prepared):
-                            text += piece
+                        async for text in growing(service.generate(chat_service, prepared)):
                             yield text, inputs
                     except ApiError as exc:
                         raise fail(exc, lang) from None

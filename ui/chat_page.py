@@ -9,6 +9,7 @@ import gradio as gr
 from appliance.chat_service import ChatService, Message, TextDelta
 from appliance.errors import ApiError
 from ui.i18n import t
+from ui.pacing import growing
 from ui.session import UISession
 
 
@@ -21,6 +22,15 @@ def _text(content: object) -> str:
     if isinstance(content, dict):
         return str(content.get("text", ""))
     return ""
+
+
+async def _texts(events: AsyncIterator[object]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        await events.aclose()
 
 
 def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.Blocks) -> None:
@@ -84,16 +94,10 @@ def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.
                     messages = messages[2:] if len(messages) > 2 else messages[1:]  # forget the oldest turn
                     continue
                 raise gr.Error(exc.en if lang == "en" else exc.de) from None
-        reply = ""
         history = [*history, {"role": "assistant", "content": ""}]
-        try:
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    reply += event.text
-                    history[-1] = {"role": "assistant", "content": reply}
-                    yield history
-        finally:
-            await events.aclose()
+        async for reply in growing(_texts(events)):
+            history[-1] = {"role": "assistant", "content": reply}
+            yield history
         yield history
 
     # no Gradio-side limit: the chat engine queues and schedules requests for every user alike

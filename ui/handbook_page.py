@@ -14,6 +14,7 @@ from appliance.chat_service import ChatService
 from appliance.errors import ApiError
 from appliance.handbooks_service import MANAGERS, HandbookService
 from ui.i18n import t
+from ui.pacing import growing
 from ui.session import UISession
 
 DEFAULT_COLLECTION = "Pflegehandbuch"
@@ -99,8 +100,7 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
         try:
             asked, hits = await asyncio.to_thread(service.passages, principal, name or "", text)
             answer = ""
-            async for piece in service.ask(chat_service, asked, hits):
-                answer += piece
+            async for answer in growing(service.ask(chat_service, asked, hits)):
                 yield answer, ""
         except ApiError as exc:
             raise gr.Error(exc.en if lang == "en" else exc.de) from None
