@@ -43,19 +43,28 @@ class ChatService:
             raise unknown_model_error(exc) from None
 
     async def start(
-        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams, shrink_to_fit: int = 0
+        self,
+        model_id: str | None,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        shrink_to_fit: int = 0,
+        *,
+        owner: str = "",
+        system_shared: bool = False,
     ) -> tuple[ChatModel, AsyncIterator[ChatEvent]]:
         """With ``shrink_to_fit``, max_tokens is a ceiling: when the prompt leaves less room but at
-        least that many tokens, the answer gets what is left instead of an error."""
+        least that many tokens, the answer gets what is left instead of an error. ``owner`` and
+        ``system_shared``: see ChatModel.stream."""
         model = self.model(model_id)
+        who = {"owner": owner, "system_shared": system_shared}
         try:
             try:
-                return model, await model.stream(messages, params)
+                return model, await model.stream(messages, params, **who)
             except ContextLengthExceeded as exc:
                 room = exc.limit - exc.prompt_tokens
                 if not shrink_to_fit or room < shrink_to_fit or room >= (params.max_tokens or 0):
                     raise
-                return model, await model.stream(messages, replace(params, max_tokens=room))
+                return model, await model.stream(messages, replace(params, max_tokens=room), **who)
         except ContextLengthExceeded as exc:
             raise ApiError(
                 400,
@@ -80,10 +89,18 @@ class ChatService:
             ) from None
 
     async def texts(
-        self, model_id: str | None, messages: Sequence[Message], params: SamplingParams, shrink_to_fit: int = 0
+        self,
+        model_id: str | None,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        shrink_to_fit: int = 0,
+        *,
+        owner: str = "",
+        system_shared: bool = False,
     ) -> AsyncIterator[str]:
         """Just the text pieces of an answer; the model's stream is closed however this one ends."""
-        _, events = await self.start(model_id, messages, params, shrink_to_fit)
+        _, events = await self.start(model_id, messages, params, shrink_to_fit, owner=owner,
+                                     system_shared=system_shared)
         try:
             async for event in events:
                 if isinstance(event, TextDelta):

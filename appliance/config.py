@@ -94,7 +94,21 @@ class ModelSettings(Section):
     threads: int = Field(0, ge=0, le=512, description="CPU threads for llama.cpp; 0 means all cores.")
     context_size: int = Field(4096, ge=256, le=262144, description="Context window per chat model, in tokens.")
     gpu_layers: int = Field(-1, ge=-1, description="Layers offloaded to the GPU (-1 all); ignored without GPU.")
-    max_queue: int = Field(32, ge=1, le=10000, description="Chat requests that may wait; more get 503.")
+    max_queue: int = Field(
+        32, ge=1, le=10000, description="Chat requests that may wait while every sequence is busy; more get 503."
+    )
+    parallel: int = Field(
+        8, ge=1, le=128, description="Chat requests a model decodes together (one sequence each, in one batch);"
+        " its KV cache holds context_size tokens for each, plus one more for cached system prompts.",
+    )
+    prefix_cache: int = Field(
+        8, ge=0, le=64, description="System prompts (of apps, the handbook assistant, API callers) kept computed in"
+        " the KV cache, so the next request that starts with one skips reading it; 0 turns reuse off.",
+    )
+    batch_size: int = Field(
+        512, ge=32, le=8192, description="Most tokens decoded in one step (prompt slices plus one per writing"
+        " request).",
+    )
 
     @field_validator("chat")
     @classmethod

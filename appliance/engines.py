@@ -97,6 +97,9 @@ def load_engines(settings: Settings) -> Engines:
             threads=m.threads,
             gpu_layers=m.gpu_layers,
             max_queue=m.max_queue,
+            parallel=m.parallel,
+            prefix_cache=m.prefix_cache,
+            batch_size=m.batch_size,
         )
         engines.entries[model_id] = entry
         log.info("chat model %s loaded in %.1f s", model_id, time.monotonic() - started)

@@ -183,13 +183,14 @@ class HandbookService:
         hits = self.search(principal, collection, question, self.settings.top_k)
         return question, relevant(hits, self.settings.min_similarity, self.settings.min_keyword)
 
-    async def ask(self, chat: ChatService, question: str, hits: list[Hit]) -> AsyncIterator[str]:
+    async def ask(self, chat: ChatService, question: str, hits: list[Hit], owner: str = "") -> AsyncIterator[str]:
         """The answer's text pieces; nothing at all is generated when no passage fits."""
         if not hits:
             yield NOTHING_FOUND
             return
         messages = [Message(role, content) for role, content in build_messages(question, hits)]
-        async for piece in chat.texts(None, messages, SamplingParams(temperature=0.1, max_tokens=400)):
+        params = SamplingParams(temperature=0.1, max_tokens=400)
+        async for piece in chat.texts(None, messages, params, owner=owner, system_shared=True):
             yield piece
 
     @staticmethod

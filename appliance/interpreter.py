@@ -71,7 +71,7 @@ class InterpreterHub:
             self.active -= 1
 
 
-async def translate(chat: ChatModel, text: str, source: str, target: str) -> str:
+async def translate(chat: ChatModel, text: str, source: str, target: str, owner: str = "") -> str:
     """One sentence into the other language by the chat model (its instruction is in English,
     which small models follow best); the sentence itself is data, never an instruction."""
     messages = [
@@ -83,7 +83,7 @@ async def translate(chat: ChatModel, text: str, source: str, target: str) -> str
     # a sentence's translation takes about as many tokens as the sentence has characters / 2
     params = SamplingParams(max_tokens=min(512, len(text) // 2 + 48), temperature=0.1, repeat_penalty=1.1,
                             stop=("\n\n",))
-    events = await chat.stream(messages, params)
+    events = await chat.stream(messages, params, owner=owner, system_shared=True)  # the instruction is ours
     parts: list[str] = []
     try:
         async for event in events:
@@ -113,6 +113,7 @@ class Conversation:
     send: Callable[[dict], Awaitable[None]]
     languages: dict[str, str] = field(default_factory=lambda: {"a": "de", "b": "uk"})
     max_utterance_s: float = 120.0
+    owner: str = ""
     _queue: deque[Utterance] = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _translations: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -250,7 +251,7 @@ class Conversation:
             target = self.languages["b" if u.speaker == "a" else "a"]
             await self._not_finishing.wait()
             try:
-                text = await translate(self.chat, sentence, u.language, target)
+                text = await translate(self.chat, sentence, u.language, target, self.owner)
             except Exception as exc:  # the model is busy or failed: say so, keep the conversation
                 log.warning("translation failed: %s", exc)
                 await self.send(_error("translation_failed", "Übersetzung gerade nicht möglich.",

@@ -70,11 +70,18 @@ class ChatModel(Protocol):
         """Tokens the messages take once the chat template is applied."""
         ...
 
-    async def stream(self, messages: Sequence[Message], params: SamplingParams) -> AsyncIterator[ChatEvent]:
+    async def stream(
+        self, messages: Sequence[Message], params: SamplingParams, *, owner: str = "", system_shared: bool = False
+    ) -> AsyncIterator[ChatEvent]:
         """Check the request, then return its events: text deltas, then exactly one Finish.
 
         Raises ContextLengthExceeded or QueueFull here, before any event, so callers can answer
         with a real HTTP error. Closing the returned iterator stops generation.
+
+        ``owner`` is the person asking: requests are scheduled fairly between owners, and a system
+        message that came with the request is reused only for the same owner. ``system_shared``
+        says the leading system message is the operator's fixed text (an app's instructions, the
+        handbook assistant's rules), whose computed prefix may serve everyone.
         """
         ...
 

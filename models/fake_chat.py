@@ -15,11 +15,16 @@ class FakeChatModel:
         self.id = model_id
         self.context_length = context_length
         self.delay = delay
+        self.callers: list[tuple[str, bool]] = []
+        """(owner, system_shared) of every request, for tests of the layers above."""
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return sum(len(m.content.split()) + 2 for m in messages) + 1
 
-    async def stream(self, messages: Sequence[Message], params: SamplingParams) -> AsyncIterator[ChatEvent]:
+    async def stream(
+        self, messages: Sequence[Message], params: SamplingParams, *, owner: str = "", system_shared: bool = False
+    ) -> AsyncIterator[ChatEvent]:
+        self.callers.append((owner, system_shared))
         prompt = self.count_prompt_tokens(messages)
         budget = check_fits(self.context_length, prompt, params.max_tokens)
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")

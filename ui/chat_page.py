@@ -80,14 +80,15 @@ def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.
         if not history or history[-1]["role"] != "user":
             yield history
             return
-        _, lang = session.who(request)
+        principal, lang = session.who(request)
         service = chat()
         if service is None:
             raise gr.Error(t("models_loading", lang))
+        owner = principal.name if principal else ""
         messages = [Message(m["role"], _text(m["content"])) for m in history if m["role"] in ("user", "assistant")]
         while True:
             try:
-                _, events = await service.start(model_id, messages, session.sampling())
+                _, events = await service.start(model_id, messages, session.sampling(), owner=owner)
                 break
             except ApiError as exc:
                 if exc.code == "context_length_exceeded" and len(messages) > 1:

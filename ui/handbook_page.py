@@ -100,7 +100,7 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
         try:
             asked, hits = await asyncio.to_thread(service.passages, principal, name or "", text)
             answer = ""
-            async for answer in growing(service.ask(chat_service, asked, hits)):
+            async for answer in growing(service.ask(chat_service, asked, hits, owner=principal.name)):
                 yield answer, ""
         except ApiError as exc:
             raise gr.Error(exc.en if lang == "en" else exc.de) from None

@@ -53,6 +53,7 @@ class Prepared:
     params: SamplingParams
     hits: list[Hit] = field(default_factory=list)
     declined: bool = False  # a handbook app found nothing: answer without the model
+    owner: str = ""  # who runs it: the chat engine shares its time fairly between people
 
 
 class AppService:
@@ -340,7 +341,8 @@ class AppService:
                                 max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty)
         system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + DATA_NOT_ORDERS
         if spec.collection is None:
-            return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params)
+            return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params,
+                            owner=who.name)
         if self.handbooks is None or not self._collection_ok(spec.collection):
             raise ApiError(409, f"Diese App braucht die Handbuch-Sammlung „{spec.collection}“, die es hier (noch)"
                            " nicht gibt. Die Einrichtungsleitung kann sie im Bereich Handbuch anlegen.",
@@ -348,18 +350,19 @@ class AppService:
                            code="collection_not_found", param="collection")
         _, hits = self.handbooks.passages(who, spec.collection, prompt)
         if not hits:
-            return Prepared(spec, version, [], params, declined=True)
+            return Prepared(spec, version, [], params, declined=True, owner=who.name)
         user = build_messages(prompt, hits)[1][1]
         return Prepared(spec, version, [Message("system", spec.system_prompt.strip()), Message("user", user)],
-                        params, hits)
+                        params, hits, owner=who.name)
 
     async def generate(self, chat: ChatService, prepared: Prepared) -> AsyncIterator[str]:
         if prepared.declined:
             yield NOTHING_FOUND
             return
         # the app's max_tokens is a ceiling: with a long input, the answer gets what is left
+        # the app's instructions are the same for everyone: the engine reads them once for all runs
         async for piece in chat.texts(prepared.spec.params.model, prepared.messages, prepared.params,
-                                      shrink_to_fit=MIN_ANSWER_TOKENS):
+                                      shrink_to_fit=MIN_ANSWER_TOKENS, owner=prepared.owner, system_shared=True):
             yield piece
 
     def result(self, prepared: Prepared, output: str, count: bool = True) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,23 +20,12 @@ from appliance.openai_types import (
     Delta,
     Usage,
 )
+from appliance.routers.streaming import ClientLeft, ClosingStreamingResponse, first_item, left_response
 from models.chat import ChatEvent, Finish, Message, SamplingParams, TextDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 DISCONNECT_CHECK_EVERY = 8
-
-
-class ClosingStreamingResponse(StreamingResponse):
-    """Closes its iterator however the response ends, so a client that left, even while its
-    request was still queued, never keeps a generation (and the model) busy."""
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with contextlib.suppress(RuntimeError):  # already closed by the cancellation itself
-                await self.body_iterator.aclose()
 
 
 def to_messages(req: ChatCompletionRequest) -> list[Message]:
@@ -68,15 +56,19 @@ def _finish_reason(finish: Finish) -> str:
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    req: ChatCompletionRequest, chat: ChatDep, _: PrincipalDep, request: Request
+    req: ChatCompletionRequest, chat: ChatDep, who: PrincipalDep, request: Request
 ) -> ChatCompletion | StreamingResponse:
-    model, events = await chat.start(req.model, to_messages(req), to_params(req))
+    # a system message sent with the request is this person's: its computed prefix serves only them
+    model, events = await chat.start(req.model, to_messages(req), to_params(req), owner=who.name)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    try:
+        # wait for the first event before answering 200, so a failure is still a real HTTP error
+        first = await first_item(request, events)
+    except ClientLeft:
+        return left_response()
     if not req.stream:
-        return await _complete(events, model.id, cid, created, request)
-    # wait for the first event before answering 200, so a failure is still a real HTTP error
-    first = await anext(events)
+        return await _complete(first, events, model.id, cid, created, request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     return ClosingStreamingResponse(
         _sse(first, events, model.id, cid, created, include_usage),
@@ -86,12 +78,12 @@ async def chat_completions(
 
 
 async def _complete(
-    events: AsyncIterator[ChatEvent], model_id: str, cid: str, created: int, request: Request
+    first: ChatEvent, events: AsyncIterator[ChatEvent], model_id: str, cid: str, created: int, request: Request
 ) -> ChatCompletion:
     parts: list[str] = []
     finish: Finish | None = None
     try:
-        async for n, event in _enumerate(events):
+        async for n, event in _enumerate(_chain(first, events)):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             else:
@@ -108,6 +100,12 @@ async def _complete(
         choices=[Choice(message=ChatMessageOut(content="".join(parts)), finish_reason=_finish_reason(finish))],
         usage=_usage(finish),
     )
+
+
+async def _chain(first: ChatEvent, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+    yield first
+    async for event in events:
+        yield event
 
 
 async def _enumerate(events: AsyncIterator[ChatEvent]) -> AsyncIterator[tuple[int, ChatEvent]]:

@@ -83,5 +83,5 @@ async def search(collection: str, body: SearchRequest, handbooks: HandbooksDep, 
 async def ask(collection: str, body: AskRequest, handbooks: HandbooksDep, chat: ChatDep, who: PrincipalDep,
               request: Request) -> dict[str, Any] | StreamingResponse:
     question, hits = await run_in_threadpool(handbooks.passages, who, collection, body.question)
-    pieces = handbooks.ask(chat, question, hits)
+    pieces = handbooks.ask(chat, question, hits, owner=who.name)
     return await streaming.answer(request, pieces, body.stream, lambda text: handbooks.answer_json(text, hits))

@@ -84,7 +84,8 @@ async def interpret(ws: WebSocket) -> None:
         # a page of another site must not use a signed-in browser's cookie to listen in
         await ws.close(POLICY, reason="fremde Herkunft / cross-origin")
         return
-    if principal_from_request(ws, ws.app.state.accounts) is None:  # type: ignore[arg-type]
+    principal = principal_from_request(ws, ws.app.state.accounts)  # type: ignore[arg-type]
+    if principal is None:
         await ws.close(POLICY, reason="Anmeldung erforderlich / sign-in required")
         return
     engines = ws.app.state.engines
@@ -96,14 +97,14 @@ async def interpret(ws: WebSocket) -> None:
     try:
         with hub.place():
             await ws.accept()
-            await _converse(ws, engines)
+            await _converse(ws, engines, principal.name)
     except Busy:
         await _refuse(ws, "busy", f"Es laufen schon {hub.limit} Übersetzungen gleichzeitig. Bitte gleich noch einmal"
                       " versuchen.", f"{hub.limit} interpreter conversations are already running. Please try again"
                       " in a moment.", TRY_AGAIN_LATER)
 
 
-async def _converse(ws: WebSocket, engines) -> None:
+async def _converse(ws: WebSocket, engines, owner: str) -> None:
     settings = ws.app.state.settings
     lock = asyncio.Lock()
 
@@ -112,7 +113,7 @@ async def _converse(ws: WebSocket, engines) -> None:
             await ws.send_json(message)
 
     conversation = Conversation(engines.transcriber(None), engines.chat(None), send,
-                                max_utterance_s=settings.speech.max_utterance_s)
+                                max_utterance_s=settings.speech.max_utterance_s, owner=owner)
     await send({"type": "ready", "languages": list(conversation.languages.values()),
                 "model": engines.transcriber(None).id})
     worker = asyncio.create_task(conversation.run())

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
-from appliance.routers.chat import ClosingStreamingResponse
+DISCONNECT_POLL_S = 0.5
+
+
+class ClientLeft(Exception):
+    """The client went away before its answer began."""
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Closes its iterator however the response ends, so a client that left never keeps a
+    generation (and a sequence of the model) busy."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with contextlib.suppress(RuntimeError):  # already closed by the cancellation itself
+                await self.body_iterator.aclose()
+
+
+async def first_item(request: Request, items: AsyncIterator[Any], default: Any = None) -> Any:
+    """The first item, while watching the client: one that leaves while its request still waits
+    for the model withdraws it from the queue (ClientLeft), so it never runs for nobody."""
+    first = asyncio.ensure_future(anext(items, default))
+    try:
+        while True:
+            done, _ = await asyncio.wait({first}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return first.result()
+            if await request.is_disconnected():
+                raise ClientLeft
+    finally:
+        if not first.done():
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await first
+            await items.aclose()
+
+
+def left_response() -> Response:
+    """What a client that left gets (nobody reads it; 499 as nginx logs it)."""
+    return Response(status_code=499)
 
 
 def _event(data: dict[str, Any]) -> str:
@@ -17,20 +59,25 @@ def _event(data: dict[str, Any]) -> str:
 
 
 async def answer(request: Request, pieces: AsyncIterator[str], stream: bool,
-                 finish: Callable[[str], dict[str, Any]]) -> dict[str, Any] | StreamingResponse:
+                 finish: Callable[[str], dict[str, Any]]) -> dict[str, Any] | Response:
     """Non-streamed: the whole text through ``finish``. Streamed: ``{"delta"}`` events, then
     ``finish``'s object, then ``[DONE]``. A client that leaves stops the generation."""
     if not stream:
-        text = ""
         try:
+            text = await first_item(request, pieces, "")
             async for piece in pieces:
                 text += piece
                 if await request.is_disconnected():
                     break
+        except ClientLeft:
+            return left_response()
         finally:
             await pieces.aclose()
         return finish(text)
-    first = await anext(pieces, "")  # errors before the first piece are real HTTP errors
+    try:
+        first = await first_item(request, pieces, "")  # errors before the first piece are real HTTP errors
+    except ClientLeft:
+        return left_response()
 
     async def events():
         text = first

@@ -58,11 +58,11 @@ def test_streaming_with_usage(client: openai.OpenAI) -> None:
 
 
 def test_stop_sequence(client: openai.OpenAI) -> None:
-    r = client.chat.completions.create(
-        model=TEST_CHAT, messages=[{"role": "user", "content": "Count: 1, 2, 3, 4, 5, 6, 7"}],
-        max_tokens=40, temperature=0, stop=["5"],
-    )
-    assert "5" not in r.choices[0].message.content
+    count = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
+    full = client.chat.completions.create(model=TEST_CHAT, messages=count, max_tokens=40, temperature=0)
+    assert "4, 5" in full.choices[0].message.content  # what the stop is tried on
+    r = client.chat.completions.create(model=TEST_CHAT, messages=count, max_tokens=40, temperature=0, stop=["5"])
+    assert r.choices[0].message.content.rstrip().endswith("4,")
     assert r.choices[0].finish_reason == "stop"
 
 
@@ -133,33 +133,3 @@ def test_a_non_streaming_client_that_leaves_stops_its_generation(client: openai.
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{live_server.url}/v1/chat/completions", json=LONG, headers=auth, timeout=1.5)
     assert _wait_free(model, 5), "generation went on after the client left"
-
-
-def test_a_stream_that_leaves_while_queued_never_blocks_the_model(client: openai.OpenAI, live_server) -> None:
-    import threading
-
-    model = live_server.app.state.engines.chat(TEST_CHAT)
-    auth = {"Authorization": f"Bearer {client.api_key}"}
-    with httpx.Client(timeout=60) as http, http.stream(
-        "POST", f"{live_server.url}/v1/chat/completions", json={**LONG, "stream": True}, headers=auth
-    ) as first:
-        lines = first.iter_lines()  # keep the iterator: dropping it would close the connection
-        next(lines)  # the first request now holds the model
-
-        outcome: list[str] = []
-
-        def queued() -> None:
-            try:
-                httpx.post(f"{live_server.url}/v1/chat/completions", json={**LONG, "stream": True},
-                           headers=auth, timeout=1.0)
-                outcome.append("answered")
-            except httpx.ReadTimeout:
-                outcome.append("left while queued")
-
-        waiter = threading.Thread(target=queued)
-        waiter.start()
-        waiter.join(10)
-        assert outcome == ["left while queued"]
-        assert model.busy
-    # the first client left too; the queued one must not run its 1500 tokens for nobody
-    assert _wait_free(model, 8), "a request whose client left kept the model busy"

@@ -1,0 +1,224 @@
+"""`make bench`, chat: the batching engine through the HTTP API against raw llama.cpp.
+
+Same model file, threads and context size in one run:
+- raw llama.cpp: a decode loop through the low-level API (llama_decode on one token at a time,
+  greedy sampler), and the same loop over 4, 8 and 16 sequences in one batch (what the hardware
+  allows, decode only);
+- the appliance: one streamed request through /v1/chat/completions (decode tokens/s after the
+  first token), then 1, 4, 8 and 16 streams kept in flight by the load generator (aggregate tokens/s,
+  time to first token, total time per request), a request whose 1,000-token system prompt an earlier
+  request of the same caller already had (time to first token against a cold one), and the fixed
+  cost per request (HTTP, auth, template, tokenizing): time to the first token of a one-token answer
+  minus raw llama.cpp's time for the same prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+
+from benchmarks.load import chat_body, closed_loop, one, summary
+
+LEVELS = (1, 4, 8, 16)
+TOPICS = ["einen Tag in einem Pflegeheim", "einen Ausflug mit der Kita-Gruppe in den Zoo",
+          "die Einarbeitung neuer Pflegekräfte", "ein Sommerfest im Seniorenzentrum",
+          "die Eingewöhnung in der Krippe", "einen Beratungstermin zur Schuldnerberatung",
+          "die Hygieneschulung im Team", "den Umzug einer Wohngruppe"]
+
+
+def prompt(i: int) -> list[dict]:
+    return [{"role": "user", "content": f"Schreibe einen ausführlichen Bericht über {TOPICS[i % len(TOPICS)]}."}]
+
+
+# -- raw llama.cpp ------------------------------------------------------------------------------
+
+
+class RawLlama:
+    """llama.cpp's low-level API and nothing else: the baseline."""
+
+    def __init__(self, path: Path, context: int, threads: int, sequences: int) -> None:
+        import llama_cpp as L
+
+        self.L = L
+        L.llama_backend_init()
+        mp = L.llama_model_default_params()
+        mp.n_gpu_layers = -1
+        self.model = L.llama_model_load_from_file(str(path).encode(), mp)
+        cp = L.llama_context_default_params()
+        cp.n_ctx = context * sequences
+        cp.n_batch = cp.n_ubatch = 512
+        cp.n_seq_max = sequences
+        cp.n_threads = cp.n_threads_batch = threads
+        cp.no_perf = True
+        self.ctx = L.llama_init_from_model(self.model, cp)
+        self.batch = L.llama_batch_init(512, 0, 1)
+        self.sampler = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+        L.llama_sampler_chain_add(self.sampler, L.llama_sampler_init_greedy())
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        b = self.batch
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(entries)
+        if self.L.llama_decode(self.ctx, b) != 0:
+            raise RuntimeError("llama_decode failed")
+
+    def run(self, prompt_tokens: list[int], n: int, sequences: int = 1) -> tuple[float, float]:
+        """Seconds to the first token (prompt read, first token sampled) and decode tokens/s after it
+        (all sequences together)."""
+        L = self.L
+        L.llama_memory_clear(L.llama_get_memory(self.ctx), True)
+        m = len(prompt_tokens)
+        start = time.perf_counter()
+        for s in range(sequences):
+            self._decode([(t, p, s, p == m - 1) for p, t in enumerate(prompt_tokens)])
+        last = [L.llama_sampler_sample(self.sampler, self.ctx, m - 1)] * sequences
+        first = time.perf_counter()
+        for step in range(n - 1):
+            self._decode([(last[s], m + step, s, True) for s in range(sequences)])
+            last = [L.llama_sampler_sample(self.sampler, self.ctx, s) for s in range(sequences)]
+        end = time.perf_counter()
+        return first - start, sequences * (n - 1) / (end - first)
+
+    def close(self) -> None:
+        L = self.L
+        L.llama_sampler_free(self.sampler)
+        L.llama_batch_free(self.batch)
+        L.llama_free(self.ctx)
+        L.llama_model_free(self.model)
+
+
+# -- through the API ----------------------------------------------------------------------------
+
+
+async def single(url: str, key: str, model: str, tokens: int, runs: int) -> dict:
+    import httpx
+
+    rates, firsts = [], []
+    async with httpx.AsyncClient(timeout=600) as client:
+        await one(client, url, key, chat_body(model, prompt(0), 4))  # warm-up
+        for _ in range(runs):
+            s = await one(client, url, key, chat_body(model, prompt(0), tokens))
+            rates.append((s.tokens - 1) / (s.ended - s.first))
+            firsts.append(s.ttft)
+        ones = [(await one(client, url, key, chat_body(model, prompt(0), 1))).ttft for _ in range(runs)]
+    return {"decode_tokens_per_s": statistics.median(rates), "ttft_s": statistics.median(firsts),
+            "ttft_one_token_s": statistics.median(ones)}
+
+
+def handbook_text(seed: int, tokens: int) -> str:
+    """About ``tokens`` tokens of instructions, different for each seed from the first word on."""
+    rules = ["Hände vor und nach jedem Kontakt desinfizieren.", "Handschuhe nach jedem Bewohner wechseln.",
+             "Flächen im Zimmer täglich wischen.", "Wäsche bei 60 Grad waschen.",
+             "Besuch bei Ausbruch auf die Zimmer begrenzen.", "Die Hygienebeauftragte sofort informieren."]
+    lines = [f"Hygieneplan Nr. {seed}: Regeln für Wohnbereich {seed}."]
+    n = 0
+    while len(" ".join(lines)) < tokens * 4:
+        lines.append(f"Regel {n + 1}: {rules[n % len(rules)]}")
+        n += 1
+    return "\n".join(lines)
+
+
+async def prefix_reuse(url: str, key: str, model: str, runs: int) -> dict:
+    import httpx
+
+    cold, warm = [], []
+    async with httpx.AsyncClient(timeout=600) as client:
+        for r in range(runs):
+            system = {"role": "system", "content": handbook_text(1000 + r, 1000)}
+            first = [system, {"role": "user", "content": "Was gilt für Handschuhe?"}]
+            second = [system, {"role": "user", "content": "Wer wird bei einem Ausbruch informiert?"}]
+            cold.append((await one(client, url, key, chat_body(model, first, 1))).ttft)
+            warm.append((await one(client, url, key, chat_body(model, second, 1))).ttft)
+    return {"cold_ttft_s": statistics.median(cold), "warm_ttft_s": statistics.median(warm),
+            "ratio": statistics.median(w / c for w, c in zip(warm, cold, strict=True))}
+
+
+async def levels(url: str, key: str, model: str, tokens: int, per_worker: int) -> dict:
+    bodies = [chat_body(model, prompt(i), tokens) for i in range(len(TOPICS))]
+    out = {}
+    for n in LEVELS:
+        samples = await closed_loop(url, key, bodies, n, per_worker, deadline_s=600)
+        out[n] = summary(samples)
+    return out
+
+
+def measure(engines, settings, model_id: str, path: Path, threads: int, tokens: int, runs: int,
+            per_worker: int) -> dict:
+    from appliance.server import create_app
+    from models.chat import Message
+    from tests.conftest import LiveServer
+
+    chat = engines.chat(model_id)
+    prompt_tokens = chat._prompt([Message("user", prompt(0)[0]["content"])])[0]
+    prefix_tokens = chat.count_prompt_tokens([Message("system", handbook_text(0, 1000)), Message("user", "x")])
+    app = create_app(settings, engines=engines, mount_ui=False)
+    app.state.accounts.add("bench", "it_admin", "bench-password")
+    key, _ = app.state.accounts.create_key("bench")
+    with LiveServer(app) as server:
+        api = asyncio.run(single(server.url, key, model_id, tokens, runs))
+        loads = asyncio.run(levels(server.url, key, model_id, tokens, per_worker))
+        reuse = asyncio.run(prefix_reuse(server.url, key, model_id, runs))
+    engines.close()  # the raw runs get the machine to themselves
+
+    raw = RawLlama(path, settings.models.context_size, threads, max(LEVELS))
+    raw.run(prompt_tokens, 4)  # warm-up, as for the API
+    single_raw = [raw.run(prompt_tokens, tokens) for _ in range(runs)]
+    raw_levels = {n: raw.run(prompt_tokens, tokens, n)[1] for n in LEVELS[1:]}
+    raw_one_token = statistics.median(raw.run(prompt_tokens, 1)[0] for _ in range(runs))
+    raw.close()
+
+    raw_tps = statistics.median(r[1] for r in single_raw)
+    base = loads[1]["aggregate_tokens_per_s"]
+    return {
+        "prompt_tokens": len(prompt_tokens),
+        "api_decode_tokens_per_s": round(api["decode_tokens_per_s"], 2),
+        "raw_decode_tokens_per_s": round(raw_tps, 2),
+        "decode_ratio": round(api["decode_tokens_per_s"] / raw_tps, 3),
+        "api_time_to_first_token_s": round(api["ttft_s"], 3),
+        "raw_time_to_first_token_s": round(statistics.median(r[0] for r in single_raw), 3),
+        "overhead_per_request_ms": round((api["ttft_one_token_s"] - raw_one_token) * 1000, 1),
+        "levels": {str(n): {**s, "times_one_stream": round(s["aggregate_tokens_per_s"] / base, 2)}
+                   for n, s in loads.items()},
+        "raw_batch_decode": {str(n): {"tokens_per_s": round(v, 2), "times_one": round(v / raw_tps, 2)}
+                             for n, v in raw_levels.items()},
+        "prefix": {"tokens": prefix_tokens, "cold_ttft_s": round(reuse["cold_ttft_s"], 3),
+                   "warm_ttft_s": round(reuse["warm_ttft_s"], 3), "ratio": round(reuse["ratio"], 3)},
+        "p95_ttft_8_over_1": round(loads[8]["ttft_p95_s"] / loads[1]["ttft_p95_s"], 2),
+        "p95_total_8_over_1": round(loads[8]["total_p95_s"] / loads[1]["total_p95_s"], 2),
+    }
+
+
+def markdown(c: dict) -> str:
+    rows = []
+    for n, s in c["levels"].items():
+        raw = c["raw_batch_decode"].get(n, {"times_one": 1.0})
+        rows.append(f"| {n} | {s['requests']} | {s['aggregate_tokens_per_s']} | {s['times_one_stream']} "
+                    f"| {raw['times_one']} | {s['ttft_p50_s']} / {s['ttft_p95_s']} "
+                    f"| {s['total_p50_s']} / {s['total_p95_s']} |")
+    p = c["prefix"]
+    return f"""
+| measurement | appliance (HTTP API) | raw llama.cpp | ratio | target |
+|---|---|---|---|---|
+| decode, one stream (tokens/s) | {c['api_decode_tokens_per_s']} | {c['raw_decode_tokens_per_s']} \
+(low-level decode loop) | {c['decode_ratio']} | >= 0.9 |
+| time to first token, one stream (s) | {c['api_time_to_first_token_s']} | {c['raw_time_to_first_token_s']} | | |
+| fixed overhead per request (ms) | {c['overhead_per_request_ms']} | | | |
+| time to first token with a {p['tokens']}-token prompt whose system part an earlier request had (s) \
+| {p['warm_ttft_s']} (cold: {p['cold_ttft_s']}) | | {p['ratio']} | <= 0.2 |
+
+Concurrent streamed requests (closed loop: each client sends its next request when the last has
+ended; {c['prompt_tokens']}-token prompts on eight topics, greedy):
+
+| streams | requests | aggregate tokens/s | x one stream | raw batch decode, x one | time to first token p50 / p95 (s) \
+| total per request p50 / p95 (s) |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Targets: x one stream >= 1.4 at 4 and >= 1.6 at 8; p95 at 8 streams <= 4 x p95 at 1 (time to first
+token: {c['p95_ttft_8_over_1']} x, total time: {c['p95_total_8_over_1']} x). "Raw batch decode" is the same
+batch loop in llama.cpp alone with every sequence's prompt already read: what this machine allows.
+"""

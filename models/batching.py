@@ -1,0 +1,424 @@
+"""Continuous batching over one llama.cpp context: many requests decode together.
+
+One worker thread owns the context. Each step it
+1. drops requests whose client went away (their sequence and KV cells are freed at once),
+2. admits waiting requests into free sequences, fairly: the person with the fewest running
+   requests goes first, so one person's ten requests do not hold back everyone else,
+3. builds one batch: the next token of every sequence that is writing, plus a slice of the prompts
+   still being read (a long prompt is read in slices, so the others keep writing meanwhile),
+4. decodes it, samples each sequence with its own sampler and checks its own stops and budget.
+
+Prefix reuse: the leading system message of a request (an app's instructions, the handbook
+assistant's rules) is kept in the KV cache after it was read once, in a sequence of its own, and
+shared with later requests that start with the same tokens, so they skip reading it. A prefix is
+shared only within its scope: the operator's texts (apps, handbook, interpreter) with everyone, a
+system message that came with an API request only with requests of the same person. Requests that
+arrive while their prefix is still being read wait for it instead of reading it again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from models.chat import Finish, QueueFull, TextDelta
+from models.llama_runtime import DecodeError, LlamaContext, LlamaModel, Sampler, Sampling
+
+log = logging.getLogger(__name__)
+
+DONE = object()
+"""The last item a job emits."""
+
+MIN_SHARED = 16
+"""Shorter prefixes are not worth a cache entry."""
+
+STEP_SECONDS = 0.5
+"""While others are writing, a prompt is read in slices of about this much work per step."""
+
+
+def safe_prefix_len(text: str, stops: Sequence[str]) -> int:
+    """Length of the part of text that cannot be the start of a stop string."""
+    hold = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:n]):
+                hold = max(hold, n)
+                break
+    return len(text) - hold
+
+
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass(eq=False)
+class Job:
+    """One request, from submission to its Finish."""
+
+    tokens: list[int]
+    budget: int
+    stops: list[str]
+    sampling: Sampling
+    owner: str
+    emit: Callable[[object], None]
+    shared_len: int = 0
+    """tokens[:shared_len] may be kept and reused (0: nothing of this request is shared)."""
+    scope: str = ""
+    """Who may reuse this request's prefix: "" everyone, else the owner."""
+    number: int = 0
+    seq: int = -1
+    past: int = 0
+    """Prompt tokens already in the KV cache."""
+    produced: int = 0
+    last: int = -1
+    cancelled: bool = False
+    waiting_for: Prefix | None = None
+    wait_len: int = 0
+    uses: Prefix | None = None
+    makes: Prefix | None = None
+    sampler: Sampler | None = None
+    pending: str = ""
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+
+    @property
+    def reading(self) -> bool:
+        return self.past < len(self.tokens)
+
+
+@dataclass(eq=False)
+class Prefix:
+    """Cached KV cells of a prompt's start, held by a sequence of their own."""
+
+    seq: int
+    scope: str
+    tokens: tuple[int, ...]
+    ready: bool = False
+    users: int = 0
+    used_at: float = field(default_factory=time.monotonic)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        model: LlamaModel,
+        context: LlamaContext,
+        *,
+        parallel: int,
+        max_queue: int,
+        prefix_slots: int,
+        prefix_cells: int,
+    ) -> None:
+        self.model = model
+        self.ctx = context
+        self.parallel = parallel
+        self.max_queue = max_queue
+        self.prefix_cells = prefix_cells
+        self._free_seqs = list(range(parallel - 1, -1, -1))
+        self._free_prefix_seqs = list(range(parallel + prefix_slots - 1, parallel - 1, -1))
+        self._prefixes: list[Prefix] = []
+        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()
+        self._queued = 0
+        self._active: list[Job] = []
+        self._running: dict[str, int] = {}
+        self._turns: dict[str, int] = {}  # when each person (with work here) was last let in
+        self._numbers = itertools.count(1)
+        self._admissions = itertools.count(1)
+        self._cond = threading.Condition()
+        self._closing = False
+        self._rate = 0.0  # prompt tokens per second, measured
+        self.stats = {"admitted": 0, "steps": 0, "prefix_hits": 0, "prefix_tokens_reused": 0}
+        self._thread = threading.Thread(target=self._loop, name="llama-batch", daemon=True)
+        self._thread.start()
+
+    # -- from any thread ----------------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the chat model is closed")
+            if len(self._active) >= self.parallel and self._queued >= self.max_queue:
+                raise QueueFull(self._queued)
+            job.number = next(self._numbers)
+            self._queues.setdefault(job.owner, deque()).append(job)
+            self._queued += 1
+            self._cond.notify()
+
+    def cancel(self, job: Job) -> None:
+        """The client went away: a waiting job leaves the queue, a running one stops at the next step."""
+        with self._cond:
+            queue = self._queues.get(job.owner)
+            if queue is not None and job in queue:
+                queue.remove(job)
+                self._queued -= 1
+                if not queue:
+                    del self._queues[job.owner]
+                self._emit(job, DONE)
+                return
+            job.cancelled = True
+            self._cond.notify()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._active or self._queued)
+
+    @property
+    def waiting(self) -> int:
+        return self._queued
+
+    def close(self, timeout: float = 30.0) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    # -- the worker thread ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closing and not self._queued and not self._active:
+                    self._cond.wait()
+                if self._closing:
+                    break
+                admitted = self._admit()
+            try:
+                for job in admitted:
+                    self._start(job)
+                self._step()
+            except Exception:  # never lose the worker: fail what was running, go on
+                log.exception("batch step failed")
+                for job in list(self._active):
+                    self._finish(job, "cancelled", error=RuntimeError("the chat engine failed"))
+        self._shut_down()
+
+    def _admit(self) -> list[Job]:
+        """Move waiting jobs into free sequences (under the lock): the person with the fewest running
+        requests first, among them the one whose turn lies longest back, then the oldest request."""
+        admitted = []
+        while self._queued and self._free_seqs:
+            owner = min(self._queues, key=lambda o: (self._running.get(o, 0), self._turns.get(o, 0),
+                                                     self._queues[o][0].number))
+            self._turns[owner] = next(self._admissions)
+            queue = self._queues[owner]
+            job = queue.popleft()
+            if not queue:
+                del self._queues[owner]
+            self._queued -= 1
+            job.seq = self._free_seqs.pop()
+            self._running[owner] = self._running.get(owner, 0) + 1
+            self._active.append(job)
+            admitted.append(job)
+            self.stats["admitted"] += 1
+        return admitted
+
+    def _start(self, job: Job) -> None:
+        job.sampler = Sampler(job.sampling, self.model.vocab_size)
+        job.sampler.remember(job.tokens)
+        self._match_prefix(job)
+
+    # -- prefixes -----------------------------------------------------------------------------
+
+    def _match_prefix(self, job: Job) -> None:
+        if job.shared_len < MIN_SHARED:
+            return
+        head = job.tokens[: job.shared_len]
+        best, best_len = None, 0
+        for prefix in self._prefixes:
+            if prefix.scope not in ("", job.owner):  # another person's own system message: never
+                continue
+            n = common_length(prefix.tokens, head)
+            if n > best_len:
+                best, best_len = prefix, n
+        if best is not None and best_len >= MIN_SHARED:
+            if not best.ready:
+                job.waiting_for, job.wait_len = best, best_len
+                return
+            self._use(job, best, best_len)
+        if best_len < job.shared_len:
+            self._make_prefix(job, tuple(head))
+
+    def _use(self, job: Job, prefix: Prefix, length: int) -> None:
+        self.ctx.share(prefix.seq, job.seq, length)
+        job.past = length
+        job.uses = prefix
+        prefix.users += 1
+        prefix.used_at = time.monotonic()
+        self.stats["prefix_hits"] += 1
+        self.stats["prefix_tokens_reused"] += length
+
+    def _make_prefix(self, job: Job, tokens: tuple[int, ...]) -> None:
+        """Reserve an entry that this job fills once it has read its prefix."""
+        held = sum(len(p.tokens) for p in self._prefixes)
+        while (not self._free_prefix_seqs or held + len(tokens) > self.prefix_cells) and self._evict():
+            held = sum(len(p.tokens) for p in self._prefixes)
+        if not self._free_prefix_seqs or held + len(tokens) > self.prefix_cells:
+            return
+        prefix = Prefix(self._free_prefix_seqs.pop(), job.scope, tokens)
+        self._prefixes.append(prefix)
+        job.makes = prefix
+
+    def _evict(self) -> bool:
+        """Drop the least recently used prefix that nobody reads from; False when there is none."""
+        idle = [p for p in self._prefixes if p.ready and p.users == 0]
+        if not idle:
+            return False
+        self._drop_prefix(min(idle, key=lambda p: p.used_at))
+        return True
+
+    def _drop_prefix(self, prefix: Prefix) -> None:
+        self._prefixes.remove(prefix)
+        self.ctx.forget(prefix.seq)
+        self._free_prefix_seqs.append(prefix.seq)
+        for job in self._active:  # whoever waited for it reads the prompt itself
+            if job.waiting_for is prefix:
+                job.waiting_for = None
+                self._match_prefix(job)
+
+    def _prefix_read(self, job: Job) -> None:
+        prefix = job.makes
+        if prefix is None or prefix.ready or job.past < len(prefix.tokens):
+            return
+        self.ctx.share(job.seq, prefix.seq, len(prefix.tokens))
+        prefix.ready = True
+        job.makes = None
+        for other in self._active:
+            if other.waiting_for is prefix:
+                other.waiting_for = None
+                self._use(other, prefix, other.wait_len)
+                if other.wait_len < other.shared_len:
+                    self._make_prefix(other, tuple(other.tokens[: other.shared_len]))
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        for job in [j for j in self._active if j.cancelled]:
+            self._finish(job, "cancelled")
+        ctx = self.ctx
+        ctx.clear()
+        writing = [j for j in self._active if not j.reading and j.waiting_for is None]
+        at: dict[int, Job] = {}
+        for job in writing:
+            at[ctx.add(job.last, len(job.tokens) + job.produced - 1, job.seq, True)] = job
+        room = ctx.batch_size - ctx.size
+        if writing and self._rate:  # the writers should not wait long for the next token
+            room = min(room, max(16, int(self._rate * STEP_SECONDS) - len(writing)))
+        reading = [j for j in self._active if j.reading and j.waiting_for is None]
+        batch = list(writing)
+        read = 0
+        for job in sorted(reading, key=lambda j: j.number):
+            if room <= 0:
+                break
+            end = min(len(job.tokens), job.past + room)
+            if job.makes is not None and not job.makes.ready and job.past < len(job.makes.tokens):
+                end = min(end, len(job.makes.tokens))  # stop at the prefix, so it is stored before the rest
+            for pos in range(job.past, end):
+                index = ctx.add(job.tokens[pos], pos, job.seq, pos == len(job.tokens) - 1)
+            if end == len(job.tokens):
+                at[index] = job
+            read += end - job.past
+            room -= end - job.past
+            job.past = end
+            batch.append(job)
+        if not ctx.size:  # everything running was just cancelled
+            return
+        started = time.monotonic()
+        try:
+            ctx.decode()
+        except DecodeError as exc:
+            log.error("%s", exc)
+            for job in batch:
+                self._finish(job, "cancelled", error=exc)
+            return
+        if read:
+            elapsed = time.monotonic() - started
+            rate = (read + len(writing)) / max(elapsed, 1e-6)
+            self._rate = rate if not self._rate else 0.7 * self._rate + 0.3 * rate
+        self.stats["steps"] += 1
+        for job in reading:
+            self._prefix_read(job)
+        for index, job in at.items():
+            self._take(job, job.sampler.sample(ctx.ctx, index))
+
+    def _take(self, job: Job, token: int) -> None:
+        if self.model.is_end(token):
+            self._finish(job, "stop")
+            return
+        job.produced += 1
+        job.last = token
+        job.pending += job.decoder.decode(self.model.piece(token))
+        hit = min((i for s in job.stops if (i := job.pending.find(s)) != -1), default=-1)
+        if hit != -1:
+            if hit:
+                self._emit(job, TextDelta(job.pending[:hit]))
+            job.pending = ""
+            self._finish(job, "stop")
+            return
+        safe = safe_prefix_len(job.pending, job.stops)
+        if safe:
+            self._emit(job, TextDelta(job.pending[:safe]))
+            job.pending = job.pending[safe:]
+        if job.produced >= job.budget:
+            self._finish(job, "length")
+
+    def _emit(self, job: Job, item: object) -> None:
+        try:
+            job.emit(item)
+        except RuntimeError:  # the client's event loop is gone
+            job.cancelled = True
+
+    def _finish(self, job: Job, reason: str, error: Exception | None = None) -> None:
+        if job not in self._active:
+            return
+        if reason != "cancelled":
+            tail = job.pending + (job.decoder.decode(b"", final=True) if reason != "stop" else "")
+            if tail:
+                self._emit(job, TextDelta(tail))
+        self._release(job)  # first, so whoever sees the end finds the sequence free again
+        self._emit(job, error if error is not None else Finish(reason, len(job.tokens), job.produced))
+        self._emit(job, DONE)
+
+    def _release(self, job: Job) -> None:
+        self.ctx.forget(job.seq)
+        if job.sampler is not None:
+            job.sampler.free()
+            job.sampler = None
+        if job.uses is not None:
+            job.uses.users -= 1
+        if job.makes is not None and not job.makes.ready:
+            self._drop_prefix(job.makes)
+        with self._cond:
+            self._active.remove(job)
+            self._free_seqs.append(job.seq)
+            left = self._running[job.owner] - 1
+            if left:
+                self._running[job.owner] = left
+            else:
+                del self._running[job.owner]
+                if job.owner not in self._queues:
+                    self._turns.pop(job.owner, None)  # nothing here any more: no history kept
+
+    def _shut_down(self) -> None:
+        with self._cond:
+            queued = [job for queue in self._queues.values() for job in queue]
+            self._queues.clear()
+            self._queued = 0
+        for job in queued:
+            self._emit(job, Finish("cancelled", len(job.tokens), 0))
+            self._emit(job, DONE)
+        for job in list(self._active):
+            self._finish(job, "cancelled")
+        for prefix in list(self._prefixes):
+            self._prefixes.remove(prefix)
