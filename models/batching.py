@@ -39,7 +39,33 @@ MIN_SHARED = 16
 """Shorter prefixes are not worth a cache entry."""
 
 STEP_SECONDS = 0.5
-"""While others are writing, a prompt is read in slices of about this much work per step."""
+"""While others are writing, prompts are read in slices of about this much work per step."""
+
+
+class StepCost:
+    """What a step costs: seconds = fixed + per_token * tokens, fitted over the recent steps (least
+    squares). On a CPU the fixed part (reading the weights once) is large, so prompts are read in
+    as few steps as the writers allow; on a GPU both parts are small and the slices grow."""
+
+    def __init__(self, window: int = 64) -> None:
+        self._steps: deque[tuple[int, float]] = deque(maxlen=window)
+
+    def add(self, tokens: int, seconds: float) -> None:
+        self._steps.append((tokens, seconds))
+
+    def tokens_within(self, seconds: float) -> int | None:
+        """How many tokens a step of ``seconds`` holds; None until enough steps were seen."""
+        if len(self._steps) < 4:
+            return None
+        n = len(self._steps)
+        mean_x = sum(x for x, _ in self._steps) / n
+        mean_y = sum(y for _, y in self._steps) / n
+        var = sum((x - mean_x) ** 2 for x, _ in self._steps)
+        per_token = sum((x - mean_x) * (y - mean_y) for x, y in self._steps) / var if var else 0.0
+        fixed = mean_y - per_token * mean_x
+        if per_token <= 0 or fixed < 0:  # all steps alike, or noise: the plain average per token
+            per_token, fixed = mean_y / max(mean_x, 1.0), 0.0
+        return max(0, int((seconds - fixed) / per_token))
 
 
 def safe_prefix_len(text: str, stops: Sequence[str]) -> int:
@@ -138,7 +164,7 @@ class Scheduler:
         self._admissions = itertools.count(1)
         self._cond = threading.Condition()
         self._closing = False
-        self._rate = 0.0  # prompt tokens per second, measured
+        self._cost = StepCost()
         self.stats = {"admitted": 0, "steps": 0, "prefix_hits": 0, "prefix_tokens_reused": 0}
         self._thread = threading.Thread(target=self._loop, name="llama-batch", daemon=True)
         self._thread.start()
@@ -312,23 +338,24 @@ class Scheduler:
         at: dict[int, Job] = {}
         for job in writing:
             at[ctx.add(job.last, len(job.tokens) + job.produced - 1, job.seq, True)] = job
+        # with nobody writing, every waiting prompt is read in one batch (the cheapest per token);
+        # while others write, a step reads only what keeps it near STEP_SECONDS, so their next
+        # token is never far away
         room = ctx.batch_size - ctx.size
-        if writing and self._rate:  # the writers should not wait long for the next token
-            room = min(room, max(16, int(self._rate * STEP_SECONDS) - len(writing)))
+        if writing:
+            fits = self._cost.tokens_within(STEP_SECONDS)
+            if fits is not None:
+                room = min(room, max(16, fits - len(writing)))
         reading = [j for j in self._active if j.reading and j.waiting_for is None]
         batch = list(writing)
-        read = 0
         for job in sorted(reading, key=lambda j: j.number):
             if room <= 0:
                 break
             end = min(len(job.tokens), job.past + room)
-            if job.makes is not None and not job.makes.ready and job.past < len(job.makes.tokens):
-                end = min(end, len(job.makes.tokens))  # stop at the prefix, so it is stored before the rest
             for pos in range(job.past, end):
                 index = ctx.add(job.tokens[pos], pos, job.seq, pos == len(job.tokens) - 1)
             if end == len(job.tokens):
                 at[index] = job
-            read += end - job.past
             room -= end - job.past
             job.past = end
             batch.append(job)
@@ -342,10 +369,7 @@ class Scheduler:
             for job in batch:
                 self._finish(job, "cancelled", error=exc)
             return
-        if read:
-            elapsed = time.monotonic() - started
-            rate = (read + len(writing)) / max(elapsed, 1e-6)
-            self._rate = rate if not self._rate else 0.7 * self._rate + 0.3 * rate
+        self._cost.add(ctx.size, time.monotonic() - started)
         self.stats["steps"] += 1
         for job in reading:
             self._prefix_read(job)

@@ -25,6 +25,8 @@ from models.llama_runtime import LlamaContext, LlamaModel, Sampling
 
 log = logging.getLogger(__name__)
 
+_PROBE = "Qx7ProbeOfTheTemplate"  # where the first turn's own text would begin
+
 _SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]")
 
 
@@ -101,7 +103,6 @@ class LlamaChatModel:
             raise ValueError(f"{path.name} bringt keine Chat-Vorlage mit (no chat template in GGUF).")
         tokens = {"eos_token": model.token_text(model.eos), "bos_token": model.token_text(model.bos)}
         self._formatter = Jinja2ChatFormatter(template=template, stop_token_ids=[model.eos], **tokens)
-        self._lead_formatter = Jinja2ChatFormatter(template=template, add_generation_prompt=False, **tokens)
         try:
             # every request may use the whole context; the cached system prompts get one more of it
             self._context = LlamaContext(
@@ -129,15 +130,19 @@ class LlamaChatModel:
         return tokens, [s for s in stops if s]
 
     def _shared_len(self, messages: Sequence[Message], tokens: list[int]) -> int:
-        """How many leading tokens come from the leading system message(s) alone (0 when none)."""
+        """How many leading tokens are the same for every conversation that starts with these system
+        messages: the template's own opening, the system messages, the header of the first turn."""
         lead = list(itertools.takewhile(lambda m: m.role == "system", messages))
-        if not lead or len(lead) == len(messages):
+        if len(lead) == len(messages):
             return 0
         try:
-            text = self._render(self._lead_formatter, lead)
-        except Exception:  # a template that insists on a user turn: no sharing
+            probe = self._render(self._formatter, [*lead, Message("user", _PROBE)])
+        except Exception:  # a template that wants something else: no sharing
             return 0
-        head = self._model.tokenize(text, add_special=False)
+        cut = probe.find(_PROBE)
+        if cut <= 0:
+            return 0
+        head = self._model.tokenize(probe[:cut], add_special=False)
         return min(common_length(head, tokens), len(tokens) - 1)
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
@@ -165,7 +170,8 @@ class LlamaChatModel:
             owner=owner,
             emit=lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
             shared_len=shared,
-            scope="" if system_shared else owner,
+            # a system message sent by the caller is theirs; the template's own opening is everyone's
+            scope="" if system_shared or messages[0].role != "system" else owner,
         )
         self._scheduler.submit(job)  # raises QueueFull before any event
         return JobEvents(self._scheduler, job, queue)
