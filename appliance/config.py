@@ -98,8 +98,13 @@ class ModelSettings(Section):
         32, ge=1, le=10000, description="Chat requests that may wait while every sequence is busy; more get 503."
     )
     parallel: int = Field(
-        8, ge=1, le=128, description="Chat requests a model decodes together (one sequence each, in one batch);"
-        " its KV cache holds context_size tokens for each, plus one more for cached system prompts.",
+        24, ge=1, le=200, description="Chat requests a model writes at the same time, decoded together in one"
+        " batch; each also needs room in the KV cache (models.kv_cache) for its prompt and answer.",
+    )
+    kv_cache: int = Field(
+        0, ge=0, le=4_194_304, description="KV cache per chat model in tokens, shared by the requests it writes"
+        " at once (each holds its prompt plus its longest answer); 0 means 8 x context_size. Kept system prompts"
+        " get context_size more.",
     )
     prefix_cache: int = Field(
         8, ge=0, le=64, description="System prompts (of apps, the handbook assistant, API callers) kept computed in"
@@ -121,6 +126,15 @@ class ModelSettings(Section):
     @classmethod
     def _empty_embedding(cls, model_id: str | None) -> str | None:
         return model_id or None
+
+    @model_validator(mode="after")
+    def _kv_cache_holds_a_context(self) -> ModelSettings:
+        if self.kv_cache and self.kv_cache < self.context_size:
+            raise ValueError(
+                f"models.kv_cache ({self.kv_cache}) muss mindestens models.context_size ({self.context_size}) fassen,"
+                " sonst passt die längste Anfrage nie hinein (must hold at least one whole context)"
+            )
+        return self
 
 
 class HandbookSettings(Section):

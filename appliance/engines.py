@@ -100,6 +100,7 @@ def load_engines(settings: Settings) -> Engines:
             parallel=m.parallel,
             prefix_cache=m.prefix_cache,
             batch_size=m.batch_size,
+            kv_cache=m.kv_cache,
         )
         engines.entries[model_id] = entry
         log.info("chat model %s loaded in %.1f s", model_id, time.monotonic() - started)

@@ -3,7 +3,9 @@
 One worker thread owns the context. Each step it
 1. drops requests whose client went away (their sequence and KV cells are freed at once),
 2. admits waiting requests into free sequences, fairly: the person with the fewest running
-   requests goes first, so one person's ten requests do not hold back everyone else,
+   requests goes first, so one person's ten requests do not hold back everyone else; a request
+   is let in only when the KV cache has room for its whole prompt and answer (reserved up front,
+   so no running answer can ever run out of room),
 3. builds one batch: the next token of every sequence that is writing, plus a slice of the prompts
    still being read (a long prompt is read in slices, so the others keep writing meanwhile),
 4. decodes it, samples each sequence with its own sampler and checks its own stops and budget.
@@ -107,6 +109,8 @@ class Job:
     past: int = 0
     """Prompt tokens already in the KV cache."""
     produced: int = 0
+    reserved: int = 0
+    """KV cells held for this request: its prompt (minus a reused prefix) and its whole answer."""
     last: int = -1
     cancelled: bool = False
     waiting_for: Prefix | None = None
@@ -146,12 +150,16 @@ class Scheduler:
         max_queue: int,
         prefix_slots: int,
         prefix_cells: int,
+        cells: int,
     ) -> None:
+        """``cells``: the KV cache the running requests share; ``prefix_cells`` more hold kept prefixes."""
         self.model = model
         self.ctx = context
         self.parallel = parallel
         self.max_queue = max_queue
         self.prefix_cells = prefix_cells
+        self.cells = cells
+        self._reserved = 0
         self._free_seqs = list(range(parallel - 1, -1, -1))
         self._free_prefix_seqs = list(range(parallel + prefix_slots - 1, parallel - 1, -1))
         self._prefixes: list[Prefix] = []
@@ -165,7 +173,9 @@ class Scheduler:
         self._cond = threading.Condition()
         self._closing = False
         self._cost = StepCost()
-        self.stats = {"admitted": 0, "steps": 0, "prefix_hits": 0, "prefix_tokens_reused": 0}
+        self.stats = dict.fromkeys(
+            ("admitted", "most_running", "most_waiting", "steps", "prefix_hits", "prefix_tokens_reused"), 0
+        )
         self._thread = threading.Thread(target=self._loop, name="llama-batch", daemon=True)
         self._thread.start()
 
@@ -175,11 +185,12 @@ class Scheduler:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the chat model is closed")
-            if len(self._active) >= self.parallel and self._queued >= self.max_queue:
+            if self._queued - len(self._free_seqs) >= self.max_queue:  # those about to start do not wait
                 raise QueueFull(self._queued)
             job.number = next(self._numbers)
             self._queues.setdefault(job.owner, deque()).append(job)
             self._queued += 1
+            self.stats["most_waiting"] = max(self.stats["most_waiting"], self._queued - len(self._free_seqs))
             self._cond.notify()
 
     def cancel(self, job: Job) -> None:
@@ -237,9 +248,14 @@ class Scheduler:
         while self._queued and self._free_seqs:
             owner = min(self._queues, key=lambda o: (self._running.get(o, 0), self._turns.get(o, 0),
                                                      self._queues[o][0].number))
-            self._turns[owner] = next(self._admissions)
             queue = self._queues[owner]
+            need = len(queue[0].tokens) + queue[0].budget
+            if self._reserved + need > self.cells:
+                break  # the next in turn waits for room; nobody behind it overtakes, so nobody starves
+            self._turns[owner] = next(self._admissions)
             job = queue.popleft()
+            job.reserved = need
+            self._reserved += need
             if not queue:
                 del self._queues[owner]
             self._queued -= 1
@@ -248,6 +264,7 @@ class Scheduler:
             self._active.append(job)
             admitted.append(job)
             self.stats["admitted"] += 1
+            self.stats["most_running"] = max(self.stats["most_running"], len(self._active))
         return admitted
 
     def _start(self, job: Job) -> None:
@@ -279,6 +296,8 @@ class Scheduler:
     def _use(self, job: Job, prefix: Prefix, length: int) -> None:
         self.ctx.share(prefix.seq, job.seq, length)
         job.past = length
+        job.reserved -= length  # those cells belong to the prefix
+        self._reserved -= length
         job.uses = prefix
         prefix.users += 1
         prefix.used_at = time.monotonic()
@@ -416,6 +435,8 @@ class Scheduler:
 
     def _release(self, job: Job) -> None:
         self.ctx.forget(job.seq)
+        self._reserved -= job.reserved
+        job.reserved = 0
         if job.sampler is not None:
             job.sampler.free()
             job.sampler = None

@@ -87,10 +87,13 @@ class LlamaChatModel:
         threads: int,
         gpu_layers: int,
         max_queue: int,
-        parallel: int = 8,
+        parallel: int = 24,
         prefix_cache: int = 8,
         batch_size: int = 512,
+        kv_cache: int = 0,
     ) -> None:
+        """``kv_cache``: tokens of KV cache the running requests share (0: 8 x context_size); kept
+        system prompts get context_size more."""
         self.id = model_id
         self.threads = threads or os.cpu_count() or 1  # 0 means every core
         self.context_length = context_size
@@ -103,17 +106,17 @@ class LlamaChatModel:
             raise ValueError(f"{path.name} bringt keine Chat-Vorlage mit (no chat template in GGUF).")
         tokens = {"eos_token": model.token_text(model.eos), "bos_token": model.token_text(model.bos)}
         self._formatter = Jinja2ChatFormatter(template=template, stop_token_ids=[model.eos], **tokens)
+        pool = max(kv_cache or 8 * context_size, context_size)  # the longest request always fits
         try:
-            # every request may use the whole context; the cached system prompts get one more of it
             self._context = LlamaContext(
-                model, cells=context_size * (parallel + 1), sequences=parallel + prefix_cache,
+                model, cells=pool + context_size + batch_size, sequences=parallel + prefix_cache,
                 batch_size=batch_size, threads=self.threads,
             )
         except MemoryError:
             model.close()
             raise
         self._scheduler = Scheduler(model, self._context, parallel=parallel, max_queue=max_queue,
-                                    prefix_slots=prefix_cache, prefix_cells=context_size)
+                                    prefix_slots=prefix_cache, prefix_cells=context_size, cells=pool)
         self._seed_source = random.Random()
 
     # -- prompt -----------------------------------------------------------------------------

@@ -130,6 +130,31 @@ async def test_a_request_cancelled_while_queued_never_runs(tmp_path) -> None:
         engines.close()
 
 
+async def test_a_request_waits_until_the_kv_cache_has_room_for_its_answer(tmp_path) -> None:
+    """One context of KV cache: a second long answer waits for the first; a short one fits beside it."""
+    from appliance.engines import load_engines
+    from tests.conftest import make_settings
+
+    engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=4, kv_cache=2048))
+    small = engines.chat(TEST_CHAT)
+    try:
+        first = await small.stream(HELLO, SamplingParams(max_tokens=1500), owner="anna")
+        await anext(first)
+        second = asyncio.ensure_future(collect(small, say("Nebula"), SamplingParams(max_tokens=1500), owner="ben"))
+        await asyncio.sleep(0.3)
+        assert small._scheduler.waiting == 1  # 2 x 1,500 tokens do not fit in 2,048
+        await first.aclose()
+        text, _ = await second
+        assert text
+        short = await small.stream(HELLO, SamplingParams(max_tokens=200))
+        await anext(short)
+        beside = await collect(small, say("Origami"), SamplingParams(max_tokens=20, temperature=0))
+        assert "origami" in beside[0].lower()
+        await short.aclose()
+    finally:
+        engines.close()
+
+
 async def test_one_person_with_many_requests_does_not_hold_up_another(tmp_path) -> None:
     """One sequence, three requests of anna waiting: ben's request, sent last, runs next."""
     from appliance.engines import load_engines

@@ -1,0 +1,78 @@
+"""Shift change: twenty people press "Senden" in the chat within a few seconds, each in their own
+browser, and every one of them sees an answer start (Debian's Chromium, the small real model).
+The engine writes all twenty together, so nobody waits for the others' answers to end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from appliance.server import create_app
+from tests.conftest import TEST_CHAT, LiveServer, make_settings
+from tests.e2e.signin import sign_in
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, LAST_BOT_TEXT
+
+pytestmark = pytest.mark.browser
+
+USERS = 20
+ANSWER_TOKENS = 64
+START_WITHIN_S = 60  # for the tiny model on two busy cores; the benchmark measures the real figures
+
+
+@pytest.fixture
+def crowd(tmp_path: Path, real_engines):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    settings = make_settings(tmp_path / "data")
+    settings.ui.max_answer_tokens = ANSWER_TOKENS
+    app = create_app(settings, engines=real_engines)
+    for i in range(USERS):
+        app.state.accounts.add(f"pflege{i:02d}", "staff", "geheim123")
+    with LiveServer(app) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield server, browser, real_engines.chat(TEST_CHAT)
+        browser.close()
+    app.state.handbooks.close()
+
+
+def test_twenty_people_at_shift_change_all_see_their_answers_start(crowd) -> None:
+    server, browser, model = crowd
+    requests: list[str] = []
+    pages = []
+    for i in range(USERS):
+        context, page = sign_in(browser, server, f"pflege{i:02d}", requests)
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#chat-input textarea").fill(f"Schreibe eine kurze Übergabenotiz für Zimmer {i + 1}.")
+        pages.append((context, page))
+
+    admitted = model.stats["admitted"]
+    model._scheduler.stats["most_waiting"] = 0
+    sent = []
+    for _, page in pages:  # one after the other, as fast as people press the button
+        page.locator("#chat-input textarea").press("Enter")
+        sent.append(time.monotonic())
+
+    started: dict[int, float] = {}
+    deadline = time.monotonic() + START_WITHIN_S
+    while len(started) < USERS and time.monotonic() < deadline:
+        for i, (_, page) in enumerate(pages):
+            if i not in started and (page.evaluate(LAST_BOT_TEXT) or "").strip():
+                started[i] = time.monotonic() - sent[i]
+        time.sleep(0.2)
+    waiting = sorted(set(range(USERS)) - set(started))
+    assert not waiting, f"no answer started within {START_WITHIN_S} s for users {waiting}"
+    assert model.stats["admitted"] - admitted == USERS
+    assert model.stats["most_waiting"] == 0, "some requests waited for others to end"
+    slowest = max(started.values())
+    assert slowest < START_WITHIN_S
+    for context, _ in pages:
+        context.close()
+    deadline = time.monotonic() + 60
+    while model.busy and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not model.busy
+    print(f"answers started after {min(started.values()):.1f}-{max(started.values()):.1f} s")
