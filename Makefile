@@ -23,6 +23,8 @@ $(INSTALLED): pyproject.toml
 	# torch first, pinned: pip then takes the CPU build from this machine's disk
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	CMAKE_ARGS="$(CMAKE_ARGS_AUTO) $(CMAKE_ARGS)" $(PY) -m pip install --quiet -e ".[dev]"
+	@$(PY) -c "import llama_cpp as L; print('llama.cpp built:', 'with GPU offload (CUDA)' \
+		if L.llama_supports_gpu_offload() else 'for the CPU only')"
 	@touch $@
 
 setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models (and the tests' Piper voice)

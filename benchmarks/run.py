@@ -46,7 +46,10 @@ def main() -> None:
         path = settings.models_dir / args.model / load_catalog(settings.models_dir).get(args.model).main_file.name
         engines = load_engines(settings)
         threads = engines.chat(args.model).threads
+        import llama_cpp
+
         results: dict = {"model": args.model, "tokens": args.tokens, "runs": args.runs, "threads": threads,
+                         "llama_cpp_gpu": bool(llama_cpp.llama_supports_gpu_offload()),
                          "context_size": settings.models.context_size,
                          "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                          "load_average_start": round(os.getloadavg()[0], 2), "date": time.strftime("%Y-%m-%d")}
@@ -87,6 +90,9 @@ def embeddings_bench(engines, settings) -> dict:
 
 def markdown(r: dict) -> str:
     e = r["embeddings"]
+    gpu = ("built with CUDA, every layer on the GPU" if r["llama_cpp_gpu"] else
+           "built for the CPU (no NVIDIA GPU on this machine: the GPU figures of a 7-8B model are still to be"
+           " recorded on a box that has one; `make bench` runs there unchanged)")
     return f"""# Benchmarks
 
 Measured by `make bench` ({r['date']}, {r['machine']}, load average {r['load_average_start']} at the
@@ -96,7 +102,7 @@ the same run.
 ## Chat (batching engine)
 
 Model `{r['model']}`, {r['threads']} threads, context {r['context_size']} tokens per request, answers of
-{r['tokens']} tokens, medians of {r['runs']} runs.
+{r['tokens']} tokens, medians of {r['runs']} runs; llama.cpp {gpu}.
 {chat.markdown(r['chat'])}
 ## Embeddings
 
