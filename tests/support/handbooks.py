@@ -61,12 +61,12 @@ def make_encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
-def make_docx() -> bytes:
+def make_docx(pages: list[tuple[str, str]] = PAGES) -> bytes:
     import docx
 
     document = docx.Document()
     document.core_properties.title = "Pflegehandbuch"
-    for heading, body in PAGES:
+    for heading, body in pages:
         document.add_heading(heading, level=1)
         document.add_paragraph(body)
     out = io.BytesIO()
