@@ -51,7 +51,9 @@ def hit_json(h: Hit) -> dict[str, Any]:
 
 
 class HandbookService:
-    def __init__(self, settings: Settings, engine, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, engine, embedder: Embedder | None) -> None:
+        """Without an embedder (the command line's `documents list|remove` with no service running)
+        it can list and remove documents, but not ingest or search."""
         data = settings.storage.data_dir
         self.settings = settings.handbooks
         self.index = HandbookIndex(engine, VectorStore(data / "chroma"))

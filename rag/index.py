@@ -3,7 +3,11 @@
 Lifecycle rules:
 - a document becomes visible to search only when it is complete (status 'ready');
 - a changed file replaces its old version in one SQLite transaction;
-- a document left half-written (status 'indexing', e.g. after a crash) is purged by recover().
+- removing a document (or an old version) deletes its rows and marks it 'deleting' in one
+  transaction; only when its vectors are gone from Chroma does its last row go. SQLite and Chroma
+  cannot share a transaction, so the mark is what survives a crash in between;
+- a document left half-written ('indexing') or half-removed ('deleting'), e.g. after a crash, is
+  purged by recover(): its rows, then its vectors, then its mark.
 """
 
 from __future__ import annotations
@@ -196,7 +200,7 @@ class HandbookIndex:
                 self._delete_rows(c, old_id)
             c.execute(text("UPDATE hb_documents SET status = 'ready' WHERE id = :i"), {"i": info.id})
         for old_id in old:
-            self.vectors.delete_document(info.collection, old_id)
+            self._drop_vectors(info.collection, old_id)
 
     def delete(self, document_id: str) -> bool:
         with self.engine.begin() as c:
@@ -204,26 +208,33 @@ class HandbookIndex:
             if found is None:
                 return False
             self._delete_rows(c, document_id)
-        self.vectors.delete_document(found.collection, document_id)
+        self._drop_vectors(found.collection, document_id)
         return True
+
+    def _drop_vectors(self, collection: str, document_id: str) -> None:
+        """The second half of a removal: the vectors, then the 'deleting' mark that stood for them."""
+        self.vectors.delete_document(collection, document_id)
+        with self.engine.begin() as c:
+            c.execute(text("DELETE FROM hb_documents WHERE id = :i AND status = 'deleting'"), {"i": document_id})
 
     @staticmethod
     def _delete_rows(c, document_id: str) -> None:
-        """Every row of the document, and the words in hb_word_ends that no other document has."""
+        """Every row of the document, and the words in hb_word_ends that no other document has. The
+        document's own row stays, marked 'deleting', until its vectors are gone (see _drop_vectors)."""
         title = c.execute(text("SELECT title FROM hb_documents WHERE id = :i"), {"i": document_id}).scalar() or ""
         words = reversed_words(title).union(*(reversed_words(f"{r.text} {r.section}") for r in c.execute(
             text("SELECT text, section FROM hb_chunks WHERE document_id = :i"), {"i": document_id})))
         c.execute(text("DELETE FROM hb_words WHERE rowid IN (SELECT fts_rowid FROM hb_chunks WHERE document_id = :i)"),
                   {"i": document_id})
         c.execute(text("DELETE FROM hb_chunks WHERE document_id = :i"), {"i": document_id})
-        c.execute(text("DELETE FROM hb_documents WHERE id = :i"), {"i": document_id})
+        c.execute(text("UPDATE hb_documents SET status = 'deleting' WHERE id = :i"), {"i": document_id})
         gone = [{"w": w} for w in words if not c.execute(
             text("SELECT 1 FROM hb_words_vocab WHERE term = :t"), {"t": w[::-1]}).first()]
         if gone:
             c.execute(text("DELETE FROM hb_word_ends WHERE rev = :w"), gone)
 
     def recover(self) -> list[DocumentInfo]:
-        """Remove every document an interrupted ingestion left behind (rows and vectors)."""
+        """Remove every document an interrupted ingestion or removal left behind (rows, vectors, mark)."""
         with self.engine.connect() as c:
             stale = [_doc(r) for r in c.execute(text(
                 f"SELECT {_DOC_COLUMNS} FROM hb_documents WHERE status != 'ready'")).all()]

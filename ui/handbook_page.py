@@ -7,6 +7,7 @@ import asyncio
 import html
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -21,14 +22,16 @@ DEFAULT_COLLECTION = "Pflegehandbuch"
 
 
 def sources_html(collection: str, answer: dict, lang: str) -> str:
+    """The cited passages as links that open the original at its page (`#page=N`, as PDF viewers take it)."""
     if not answer["citations"]:
         return ""
     items = []
     for c in answer["citations"]:
-        page = f"#page={c['page']}" if c["page"] else ""
-        where = html.escape(c["title"]) + (f", {t('page', lang)} {c['page']}" if c["page"] else "")
-        href = f"/api/collections/{html.escape(collection)}/documents/{c['document_id']}/file{page}"
-        items.append(f"<li><a href='{href}' target='_blank' rel='noopener'>[{c['n']}] {where}</a>"
+        page = f"#page={int(c['page'])}" if c["page"] else ""
+        where = html.escape(c["title"]) + (f", {t('page', lang)} {int(c['page'])}" if c["page"] else "")
+        path = f"/api/collections/{quote(collection, safe='')}/documents/{quote(c['document_id'], safe='')}/file"
+        href = html.escape(path + page)
+        items.append(f"<li><a href='{href}' target='_blank' rel='noopener'>[{int(c['n'])}] {where}</a>"
                      f"<br><small>„{html.escape(c['quote'])}“</small></li>")
     return f"<div id='hb-sources'><b>{t('sources', lang)}</b><ol>{''.join(items)}</ol></div>"
 

@@ -64,12 +64,12 @@ def service_url(s: Settings) -> str | None:
 
 
 @contextlib.contextmanager
-def service_client(url: str) -> Iterator[httpx.Client]:
+def service_client(url: str, label: str = "appliance ingest/ask") -> Iterator[httpx.Client]:
     """A client with a key that exists only for this command."""
     acc = accounts()
     if CLI_ACCOUNT not in {name for name, *_ in acc.list()}:
         acc.add(CLI_ACCOUNT, "it_admin", secrets.token_urlsafe(32))  # nobody knows this password
-    key, info = acc.create_key(CLI_ACCOUNT, "appliance ingest/ask")
+    key, info = acc.create_key(CLI_ACCOUNT, label)
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600,
                           verify=local_client_verify(settings())) as client:
@@ -101,12 +101,16 @@ def _ingest_via_service(url: str, files: list[Path], collection: str, progress: 
                 summary.errors.append((path.name, job["error"]["message"]))
 
 
-def _direct_service(s: Settings):
+def direct_service(s: Settings, embedder: bool = True):
+    """The handbook service on the data directory, for when no service runs. Without the embedder
+    (nothing to read or search, only to list and remove) it starts in a moment."""
     from appliance.handbooks_service import HandbookService
     from models.catalog import load_catalog
     from models.embeddings import SentenceTransformerEmbedder
     from models.store import ModelFileError, require_model
 
+    if not embedder:
+        return HandbookService(s, database().engine, None)
     if not s.models.embedding:
         fail("Es ist kein Embedding-Modell eingestellt (models.embedding).", 2)
     try:
@@ -119,7 +123,7 @@ def _direct_service(s: Settings):
 def _ingest_direct(s: Settings, files: list[Path], collection: str, progress: Progress, summary: Summary) -> None:
     from appliance.handbooks_service import doc_json, parse_error
 
-    service = _direct_service(s)
+    service = direct_service(s)
     try:
         for path in files:
             task = progress.add_task(path.name, total=100)
@@ -198,7 +202,7 @@ def _ask_direct(s: Settings, collection: str, question: str) -> dict:
     from appliance.engines import load_engines
     from appliance.errors import ApiError
 
-    service = _direct_service(s)
+    service = direct_service(s)
     engines = load_engines(s.model_copy(update={"models": s.models.model_copy(update={"chat": s.models.chat[:1]})}))
     principal = Principal(0, CLI_ACCOUNT, Role.it_admin)
 

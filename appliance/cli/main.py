@@ -8,7 +8,7 @@ import socket
 import typer
 from rich.table import Table
 
-from appliance.cli import apps, handbooks, keys, models, users
+from appliance.cli import apps, documents, handbooks, keys, models, users
 from appliance.cli.common import err, fail, out, settings
 
 app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True,
@@ -17,6 +17,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
 app.add_typer(apps.app, name="apps")
+app.add_typer(documents.app, name="documents")
 app.command("ingest")(handbooks.ingest)
 app.command("ask")(handbooks.ask)
 

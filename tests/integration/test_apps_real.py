@@ -6,6 +6,7 @@ import pytest
 
 from appliance.server import create_app
 from tests.conftest import MODELS_DIR, TEST_CHAT, make_settings
+from tests.support import handbooks as hb
 
 ANSWER_TOKENS = 24  # enough to show the app runs end to end; the prompts are measured elsewhere
 
@@ -50,11 +51,23 @@ async def test_every_builtin_app_runs_its_example_on_the_small_model(box) -> Non
         assert body["ai_generated"] is True
 
 
-async def test_the_handbook_app_answers_from_the_sample_with_its_page(box) -> None:
+async def test_the_handbook_app_answers_from_the_sample_with_its_page(box, engines_4k, monkeypatch) -> None:
+    spy = hb.PromptSpy(engines_4k.chat_models[TEST_CHAT])
+    monkeypatch.setattr(spy.model, "stream", spy.stream)
     r = await box.post("/api/apps/pflegehandbuch-fragen/run",
                        json={"inputs": {"frage": "Was mache ich bei Verdacht auf Norovirus?"}})
     assert r.status_code == 200, r.text
-    assert "citations" in r.json()
+    # the model got the sample's Norovirus section first, fenced, under the app's own system prompt;
+    # whatever it cites (the tiny model may cite nothing) is a passage it was given
+    [(system, user)] = [(m[0].content, m[1].content) for m in spy.calls]
+    assert system.startswith("Du bist das Pflegehandbuch einer Einrichtung.")
+    passages = hb.fences(user)
+    where, text = passages[1]
+    assert where.startswith("Beispiel-Pflegehandbuch (MUSTER)") and where.endswith("2 Verdacht auf Norovirus")
+    assert "Norovirus" in text and user.endswith("Frage: Was mache ich bei Verdacht auf Norovirus?")
+    hb.check_citations(r.json()["citations"], user)
+    sample = box.app.state.handbooks.index.documents("Pflegehandbuch")[0]
+    assert all(c["document_id"] == sample.id and c["page"] is None for c in r.json()["citations"])  # Markdown
     r = await box.post("/api/apps/pflegehandbuch-fragen/run",
                        json={"inputs": {"frage": "Wie beantrage ich Elterngeld für Zwillinge in Norwegen?"}})
     assert r.json()["output"] == "Dazu finde ich nichts in den Handbüchern." and r.json()["citations"] == []

@@ -1,5 +1,7 @@
-"""`appliance ingest` and `appliance ask`: through the running service, and directly without one."""
+"""`appliance ingest`, `ask` and `documents list|remove`: through the running service, and directly
+without one."""
 
+import json
 import os
 import subprocess
 import sys
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer import NOTHING_FOUND
 from tests.conftest import MODELS_DIR, TEST_CHAT, free_port
 from tests.support import handbooks as hb
 
@@ -47,6 +50,51 @@ def test_ingest_and_ask_without_a_service(tmp_path: Path, files: Path) -> None:
     assert r.returncode == 1 and "Gibtsnicht" in r.stderr
 
 
+def what_is_left(data: Path, document_id: str) -> tuple[int, int, list[str]]:
+    """Rows, vectors and original files of a document, read from the data directory itself."""
+    from appliance.db import Database
+    from rag.index import HandbookIndex
+    from rag.vectors import VectorStore
+
+    db = Database(f"sqlite:///{data / 'appliance.db'}")
+    index = HandbookIndex(db.engine, VectorStore(data / "chroma"))
+    try:
+        return (index.chunk_count(document_id), index.vectors.count(document_id=document_id),
+                [p.name for p in (data / "documents").iterdir() if p.name.startswith(document_id)])
+    finally:
+        db.dispose()
+
+
+def test_documents_list_and_remove_without_a_service(tmp_path: Path, files: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(["ingest", str(files / "Hygieneplan.pdf"), str(files / "hygiene.md"), "-c", "Hygieneplan"], data,
+               free_port()).returncode == 0
+    assert cli(["ingest", str(files / "hygiene.md"), "-c", "Förder richtlinien"], data, free_port()).returncode == 0
+    r = cli(["documents", "list", "--json"], data, free_port())
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert sorted((d["collection"], d["filename"]) for d in listed) == [
+        ("Förder richtlinien", "hygiene.md"), ("Hygieneplan", "Hygieneplan.pdf"), ("Hygieneplan", "hygiene.md")]
+    pdf = next(d for d in listed if d["filename"] == "Hygieneplan.pdf")
+    assert pdf["pages"] == 4 and pdf["chunks"] > 0 and pdf["title"] == "Hygieneplan"
+    r = cli(["documents", "list", "--collection", "Hygieneplan"], data, free_port())
+    assert r.returncode == 0 and pdf["id"] in r.stdout and "Hygieneplan.pdf" in r.stdout
+    assert "Förder" not in r.stdout  # only the collection asked for
+    assert cli(["documents", "list", "-c", "Gibtsnicht"], data, free_port()).returncode == 1
+    assert what_is_left(data, pdf["id"])[0] > 0
+
+    r = cli(["documents", "remove", "0" * 32, "-c", "Hygieneplan"], data, free_port())
+    assert r.returncode == 1 and "appliance documents list --collection Hygieneplan" in r.stderr
+    r = cli(["documents", "remove", pdf["id"], "-c", "Förder richtlinien"], data, free_port())
+    assert r.returncode == 1  # not in that collection: nothing removed
+    r = cli(["documents", "remove", pdf["id"], "--collection", "Hygieneplan"], data, free_port())
+    assert r.returncode == 0, r.stderr
+    assert "„Hygieneplan“ (Hygieneplan.pdf)" in r.stderr and "entfernt" in r.stderr
+    assert what_is_left(data, pdf["id"]) == (0, 0, [])  # no section, no vector, no original
+    left = json.loads(cli(["documents", "list", "--json", "-c", "Hygieneplan"], data, free_port()).stdout)
+    assert [d["filename"] for d in left] == ["hygiene.md"]
+
+
 def test_ingest_goes_through_the_running_service(live_server, files: Path) -> None:
     data = live_server.app.state.settings.storage.data_dir
     r = cli(["ingest", str(files / "Hygieneplan.pdf"), "--collection", "Hygieneplan"], data, live_server.port)
@@ -54,5 +102,17 @@ def test_ingest_goes_through_the_running_service(live_server, files: Path) -> No
     assert "über den laufenden Dienst" in r.stderr
     docs = live_server.app.state.handbooks.index.documents("Hygieneplan")
     assert [d.filename for d in docs] == ["Hygieneplan.pdf"]
+
+    # list and remove go through the service too (it owns the indexes)
+    r = cli(["documents", "list"], data, live_server.port)
+    assert r.returncode == 0, r.stderr
+    assert "Hygieneplan.pdf" in r.stdout and docs[0].id in r.stdout
+    r = cli(["documents", "remove", docs[0].id, "-c", "Hygieneplan"], data, live_server.port)
+    assert r.returncode == 0, r.stderr
+    index = live_server.app.state.handbooks.index
+    assert index.documents("Hygieneplan") == [] and index.chunk_count(docs[0].id) == 0
+    assert index.vectors.count("Hygieneplan", docs[0].id) == 0
+    r = cli(["ask", "Was ist bei Norovirus zu tun?", "--collection", "Hygieneplan"], data, live_server.port)
+    assert r.returncode == 0 and r.stdout.strip() == NOTHING_FOUND  # its content is gone from answers
     keys = live_server.app.state.accounts.list_keys()
-    assert keys and all(k.revoked_at is not None for k in keys)  # the command's key lived only for it
+    assert len(keys) == 4 and all(k.revoked_at is not None for k in keys)  # each command's key lived only for it
