@@ -17,7 +17,7 @@ from appliance.errors import ApiError
 from appliance.jobs import Job, Jobs
 from models.chat import Message, SamplingParams
 from models.embeddings import Embedder
-from rag.answer import NOTHING_FOUND, build_messages, citations, relevant
+from rag.answer import NOTHING_FOUND, build_messages, citations, passages, relevant
 from rag.documents import ParseError
 from rag.index import DocumentInfo, HandbookIndex
 from rag.ingest import Ingestor, safe_filename
@@ -198,7 +198,7 @@ class HandbookService:
     @staticmethod
     def answer_json(answer: str, hits: list[Hit]) -> dict[str, Any]:
         return {"answer": answer.strip(), "citations": [asdict(c) for c in citations(answer, hits)],
-                "ai_generated": True}
+                "passages": [asdict(c) for c in passages(answer, hits)], "ai_generated": True}
 
     def offer_sample(self, data_dir: Path) -> None:
         """A new box gets the sample handbook once, so a newcomer can try the assistant at once.

@@ -80,6 +80,14 @@ def citations(answer: str, hits: list[Hit]) -> list[Citation]:
             for n in seen]
 
 
+def passages(answer: str, hits: list[Hit]) -> list[Citation]:
+    """Every passage the model was given, numbered as it saw them; none for a declined answer. Shown
+    as "found" when the answer cites none of them, so a reader can still check the source."""
+    if NOTHING_FOUND.rstrip(".") in answer:
+        return []
+    return [Citation(n, h.document_id, h.title, h.page, _quote(h.text)) for n, h in enumerate(hits, start=1)]
+
+
 def relevant(hits: list[Hit], min_similarity: float, min_keyword: float) -> list[Hit]:
     """Passages worth showing the model: a close vector match or a strong keyword match. When none
     is left, the answer is declined without asking the model (which would be tempted to guess).

@@ -218,7 +218,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 except ValueError as exc:  # a file that cannot be read
                     raise gr.Error(str(exc)) from None
                 result = service.result(prepared, text)
-                sources = sources_html(spec.collection or "", result, lang) if result.get("citations") else ""
+                sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
                 shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
                 yield shown, f"{result['output']}", gr.update(interactive=True)
 

@@ -22,18 +22,22 @@ DEFAULT_COLLECTION = "Pflegehandbuch"
 
 
 def sources_html(collection: str, answer: dict, lang: str) -> str:
-    """The cited passages as links that open the original at its page (`#page=N`, as PDF viewers take it)."""
-    if not answer["citations"]:
+    """The cited passages as links that open the original at its page (`#page=N`, as PDF viewers take
+    it). An answer that cites none still lists the passages it was drawn from, marked as such."""
+    cited = answer.get("citations") or []
+    found = [] if cited else answer.get("passages") or []
+    if not cited and not found:
         return ""
     items = []
-    for c in answer["citations"]:
+    for c in cited or found:
         page = f"#page={int(c['page'])}" if c["page"] else ""
         where = html.escape(c["title"]) + (f", {t('page', lang)} {int(c['page'])}" if c["page"] else "")
         path = f"/api/collections/{quote(collection, safe='')}/documents/{quote(c['document_id'], safe='')}/file"
         href = html.escape(path + page)
         items.append(f"<li><a href='{href}' target='_blank' rel='noopener'>[{int(c['n'])}] {where}</a>"
                      f"<br><small>„{html.escape(c['quote'])}“</small></li>")
-    return f"<div id='hb-sources'><b>{t('sources', lang)}</b><ol>{''.join(items)}</ol></div>"
+    title = t("sources", lang) if cited else t("sources_found", lang)
+    return f"<div id='hb-sources'><b>{title}</b><ol>{''.join(items)}</ol></div>"
 
 
 def render(session: UISession, handbooks: Callable[[], HandbookService | None],

@@ -95,6 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "hb_replaced": {"de": "neue Fassung ersetzt die alte", "en": "new version replaces the old one"},
     "hb_unchanged": {"de": "unverändert, schon vorhanden", "en": "unchanged, already there"},
     "sources": {"de": "Quellen", "en": "Sources"},
+    "sources_found": {"de": "Gefundene Stellen (die Antwort nennt keine Quelle: bitte hier nachlesen)",
+                      "en": "Passages found (the answer names no source: please check them here)"},
     "handbooks_off": {
         "de": "Die Handbücher sind ausgeschaltet: es ist kein Embedding-Modell eingestellt (models.embedding).",
         "en": "Handbooks are off: no embedding model is configured (models.embedding).",

@@ -17,7 +17,7 @@ from appliance.apps.spec import AppSpec, SpecError, load_yaml, parse_spec
 from appliance.apps.store import AppStore, load_builtins
 from appliance.chat_service import ChatService, Message, SamplingParams
 from appliance.errors import ApiError
-from rag.answer import NOTHING_FOUND, build_messages, citations
+from rag.answer import NOTHING_FOUND, build_messages, citations, passages
 from rag.search import Hit
 
 AUTHORS = (Role.app_author, Role.facility_admin)
@@ -377,4 +377,5 @@ class AppService:
                "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL}
         if prepared.spec.collection:
             out["citations"] = [asdict(c) for c in citations(output, prepared.hits)]
+            out["passages"] = [asdict(c) for c in passages(output, prepared.hits)]
         return out

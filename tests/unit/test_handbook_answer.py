@@ -145,3 +145,17 @@ def test_titles_quotes_and_collections_are_escaped() -> None:
     assert href == "/api/collections/F%C3%B6rder%20richtlinien/documents/3f9c0a/file#page=2"
     assert label == f"[1] {evil}, Seite 2"
     assert markup.count("<a ") == 1 and markup.count("<li>") == 1
+
+
+def test_an_answer_without_citations_still_lists_the_passages_it_was_drawn_from() -> None:
+    from dataclasses import asdict
+
+    from rag.answer import passages
+
+    hits = [hit(1, "Bei Verdacht auf Norovirus das Zimmer sofort isolieren.", 7)]
+    answer = {"citations": [], "passages": [asdict(p) for p in passages("Das Zimmer isolieren.", hits)]}
+    shown = sources_html("Pflege", answer, "de")
+    assert "Gefundene Stellen" in shown and "#page=7" in shown
+    assert passages(NOTHING_FOUND, hits) == []
+    cited = {"citations": answer["passages"], "passages": answer["passages"]}
+    assert "Quellen" in sources_html("Pflege", cited, "de") and "Gefundene" not in sources_html("Pflege", cited, "de")
