@@ -222,7 +222,14 @@ def parse_spec(data: Any) -> AppSpec:
     try:
         return AppSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([(_location(e["loc"]), _german(e["msg"])) for e in exc.errors()]) from None
+        raise SpecError([_problem(_location(e["loc"]), _german(e["msg"])) for e in exc.errors()]) from None
+
+
+def _problem(where: str, message: str) -> tuple[str, str]:
+    """A template error is found by the whole-app check, but it belongs to the field template."""
+    if not where and message.startswith("template: "):
+        return "template", message.removeprefix("template: ")
+    return where, message
 
 
 def load_yaml(text: str | bytes) -> AppSpec:

@@ -115,6 +115,16 @@ async def test_an_author_builds_publishes_versions_and_restores(box) -> None:
     assert missing.status_code == 422 and missing.json()["error"]["param"] == "collection"
     bad = await otto.post("/api/apps", json={**MINIMAL, "id": "boese", "template": "{{ ''.__class__.__mro__ }}"})
     assert bad.status_code == 422 and "nicht erlaubt" in bad.json()["error"]["message"]
+    bomb = await otto.post("/api/apps", json={**MINIMAL, "id": "bombe", "template": "{{ 'x'|center(9999999999) }}"})
+    assert bomb.status_code == 422 and bomb.json()["error"]["param"] == "template", bomb.text
+    assert "template: Die Vorlage gibt dem Filter „center“ eine zu große Zahl" in bomb.json()["error"]["message"]
+    # a bomb that only goes off with certain inputs stops the run, not the box
+    times = {**MINIMAL, "id": "mal", "inputs": [{"name": "anzahl", "label": "Anzahl", "type": "number"}],
+             "template": "{{ 'Bitte '|center(anzahl|int) }}"}
+    assert (await otto.post("/api/apps", json=times)).status_code == 201
+    run = await otto.post("/api/apps/mal/run", json={"inputs": {"anzahl": "99999999999"}})
+    assert run.status_code == 422 and run.json()["error"]["code"] == "template_error", run.text
+    assert run.json()["error"]["param"] == "template" and "„center“" in run.json()["error"]["message"]
     unknown = await otto.post("/api/apps", json={**MINIMAL, "id": "extra", "farbe": "rot"})
     assert unknown.status_code == 422 and unknown.json()["error"]["param"] == "farbe"
     high = await otto.post("/api/apps", json={**MINIMAL, "id": "ranking", "purpose": "Bewerber ranken und auswählen"})
