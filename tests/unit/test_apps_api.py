@@ -185,7 +185,8 @@ async def test_export_import_between_two_boxes_never_overwrites_silently(box, tm
         assert "Unsere Fassung" in {(await author.get(f"/api/apps/dienstplan-tausch/versions/{v['version']}"))
                                     .json()["title"] for v in history}  # kept in the history
         for bad, expect in [(b"id: [kaputt", "YAML"), (b"\xff\xfe\x00", "UTF-8"),
-                            (yaml_v1.replace(b"purpose:", b"farbe: rot\npurpose:"), "farbe")]:
+                            (yaml_v1.replace(b"purpose:", b"farbe: rot\npurpose:"), "farbe"),
+                            (yaml_v1 + b"id: zweite-kennung\n", "„id“ steht doppelt da")]:
             r = await author.post("/api/apps/import", files={"file": ("x.yaml", bad)})
             assert r.status_code == 422 and expect in r.json()["error"]["message"], r.text
         builtin = await author.post("/api/apps/import", files={"file": (
