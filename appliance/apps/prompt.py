@@ -28,6 +28,7 @@ from appliance.apps.sandbox import (
     PromptError,
     size,
     template_guard,
+    too_big,
 )
 
 __all__ = ["GLOBALS", "MAX_ITERATIONS", "MAX_OUTPUT_CHARS", "PromptError", "compile_template", "render"]
@@ -50,8 +51,7 @@ def _loop(iterable: Iterable) -> Iterator:
 @template_guard
 def _concat(*parts: object) -> str:
     if sum(size(p) for p in parts) > MAX_VALUE_CHARS:
-        raise PromptError(f"Die Vorlage erzeugt mit dem Operator „~“ einen zu großen Wert (mehr als"
-                          f" {MAX_VALUE_CHARS:,} Zeichen).".replace(",", "."))
+        raise too_big("dem Operator „~“")
     return "".join(map(str, parts))
 
 

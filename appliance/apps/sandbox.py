@@ -39,7 +39,7 @@ MAX_ITERATIONS = 10_000
 MAX_OUTPUT_CHARS = 100_000  # the finished prompt
 MAX_VALUE_CHARS = 200_000  # any one value on the way (two long fields joined still fit)
 MAX_WRITTEN_CHARS = 1_000_000  # everything written, also into {% set %} blocks and macros
-MAX_INT_BITS = 1_024  # numbers: enough for any amount of money, not for 9 ** 9 ** 9
+MAX_INT_BITS = 1_024  # a product of whole numbers: far more than any amount of money, never a runaway
 MAX_SECONDS = 1.0
 REMOVED_FILTERS = ("urlize", "pprint", "tojson", "xmlattr")
 
@@ -52,7 +52,7 @@ def _n(number: int) -> str:
     return f"{number:,}".replace(",", ".")
 
 
-def _too_big(what: str) -> PromptError:
+def too_big(what: str) -> PromptError:
     return PromptError(f"Die Vorlage erzeugt mit {what} einen zu großen Wert (mehr als {_n(MAX_VALUE_CHARS)}"
                        " Zeichen).")
 
@@ -132,7 +132,7 @@ def _counted(items: Iterator, what: str) -> Iterator:
     for item in items:
         total += size(item)
         if total > MAX_VALUE_CHARS:
-            raise _too_big(what)
+            raise too_big(what)
         _budget().tick()
         yield item
 
@@ -141,7 +141,7 @@ def _result(value: Any, what: str) -> Any:
     if isinstance(value, Iterator) and not isinstance(value, str | bytes | Mapping):
         return _counted(value, what)
     if size(value) > MAX_VALUE_CHARS:
-        raise _too_big(what)
+        raise too_big(what)
     return value
 
 
@@ -151,7 +151,7 @@ def _collect(items: Iterable, each: int, what: str) -> list:
     for item in items:
         total += size(item) + each
         if total > MAX_VALUE_CHARS:
-            raise _too_big(what)
+            raise too_big(what)
         out.append(item)
     return out
 
@@ -161,7 +161,7 @@ def _check_arguments(arguments: Iterable, what: str, numbers: bool = True) -> No
         if numbers and isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE_CHARS:
             raise _too_large_number(what, value)
         if size(value) > MAX_VALUE_CHARS:
-            raise _too_big(what)
+            raise too_big(what)
 
 
 # -- printf-style formatting ('%5s' % x, the format filter) ---------------------------------------
@@ -215,11 +215,11 @@ class _Bounded:
             if len(digits) > 7 or int(digits) > MAX_VALUE_CHARS:
                 raise _too_large_number("der Methode „format“", int(digits[:20]))
         if size(value) > MAX_VALUE_CHARS:
-            raise _too_big("der Methode „format“")
+            raise too_big("der Methode „format“")
         text = super().format_field(value, format_spec)
         self.written += len(text)
         if self.written > MAX_VALUE_CHARS:
-            raise _too_big("der Methode „format“")
+            raise too_big("der Methode „format“")
         return text
 
 
@@ -242,7 +242,7 @@ def _indent(a: dict, what: str) -> None:
     width = a["width"]
     per_line = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
     if size(a["s"]) + (_lines(a["s"]) + 1) * per_line > MAX_VALUE_CHARS:
-        raise _too_big(what)
+        raise too_big(what)
 
 
 def _wordwrap(a: dict, what: str) -> None:
@@ -250,7 +250,7 @@ def _wordwrap(a: dict, what: str) -> None:
     if isinstance(text, str) and isinstance(width, int) and width > 0:
         breaks = len(text) // width + len(text.split()) + text.count("\n") + 1
         if len(text) + breaks * len(str(a["wrapstring"] or "\n")) > MAX_VALUE_CHARS:
-            raise _too_big(what)
+            raise too_big(what)
 
 
 def replaced_size(text: object, old: object, new: object, count: object) -> int:
@@ -263,12 +263,12 @@ def replaced_size(text: object, old: object, new: object, count: object) -> int:
 
 def _replace(a: dict, what: str) -> None:
     if replaced_size(a["s"], a["old"], a["new"], a["count"]) > MAX_VALUE_CHARS:
-        raise _too_big(what)
+        raise too_big(what)
 
 
 def _format(a: dict, what: str) -> None:
     if printf_size(str(a["value"]), a["kwargs"] or a["args"], what) > MAX_VALUE_CHARS:
-        raise _too_big(what)
+        raise too_big(what)
 
 
 def _sum(a: dict, what: str) -> None:
@@ -348,7 +348,7 @@ def _check_method(owner: Any, name: str, args: tuple, kwargs: dict, what: str) -
             table, Mapping) else 1
         estimate = len(owner) * max(1, longest)
     if estimate > MAX_VALUE_CHARS:
-        raise _too_big(what)
+        raise too_big(what)
     return args
 
 
@@ -370,7 +370,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def _written(value: Any) -> Any:
         chars = size(value)
         if chars > MAX_VALUE_CHARS:
-            raise _too_big("einer Ausgabe {{ … }}")
+            raise too_big("einer Ausgabe {{ … }}")
         _budget().write(chars)
         return value
 
@@ -389,9 +389,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 raise PromptError("Die Vorlage rechnet mit zu großen Werten.")
         elif operator == "+":
             if isinstance(left, str | bytes | list | tuple) and size(left) + size(right) > MAX_VALUE_CHARS:
-                raise _too_big(what)
+                raise too_big(what)
         elif operator == "%" and isinstance(left, str | bytes) and printf_size(left, right, what) > MAX_VALUE_CHARS:
-            raise _too_big(what)
+            raise too_big(what)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:
