@@ -2,12 +2,13 @@
 
 Fields are added with a small form, the prompt is written by clicking fields to insert them,
 the app is tried side by side with sample inputs, saved as a draft (every save a version),
-published, restored from an earlier version, exported and imported.
+published, an earlier version viewed and restored, exported and imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,37 @@ from appliance.apps.spec import AppSpec
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
 from ui.apps_page import AREAS, _component, _values
-from ui.builder_spec import ICONS, NEW, OUTPUTS, RISKS, ROLES, TYPES, build_spec, field_name, fields_markdown, slug
+from ui.builder_spec import (
+    ICONS,
+    NEW,
+    OUTPUTS,
+    RISKS,
+    ROLES,
+    TYPES,
+    build_spec,
+    field_name,
+    fields_markdown,
+    slug,
+    version_markdown,
+)
 from ui.i18n import t
 from ui.pacing import growing
 from ui.session import UISession
+
+INSERT_JS = """
+(text) => {
+  const token = TOKEN;
+  const box = document.querySelector('#b-template textarea');
+  if (!box) return (text || '') + token;
+  const start = box.selectionStart ?? box.value.length, end = box.selectionEnd ?? start;
+  const value = box.value.slice(0, start) + token + box.value.slice(end);
+  box.value = value;
+  box.dispatchEvent(new Event('input', {bubbles: true}));  // Gradio keeps the same value: a save includes it
+  box.focus();
+  box.setSelectionRange(start + token.length, start + token.length);  // write on right after the field
+  return value;
+}
+"""
 
 EXPORT_JS = """
 async (appId) => {
@@ -98,8 +126,9 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 with gr.Row(elem_id="b-insert"):
                     for f in current_fields:
                         button = gr.Button(f"➕ {f['label']}", size="sm", elem_id=f"b-insert-{f['name']}")
-                        button.click(lambda text, name=f["name"]: (text or "") + "{{ " + name + " }}",
-                                     template, template)
+                        # in the browser, at the cursor (or over the selection) of the task's text box
+                        button.click(None, template, template,
+                                     js=INSERT_JS.replace("TOKEN", json.dumps("{{ " + f["name"] + " }}")))
 
         with gr.Column(scale=2, elem_id="b-trial"):
             h_try = gr.Markdown(f"### {t('b_try', 'de')}")
@@ -146,7 +175,9 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 save = gr.Button(t("b_save", "de"), variant="primary", elem_id="b-save")
                 publish = gr.Button(t("b_publish", "de"), elem_id="b-publish")
             with gr.Accordion(t("b_versions", "de"), open=False, elem_id="b-versions") as versions_box:
-                versions = gr.Dropdown(choices=[], label=t("b_versions", "de"), elem_id="b-version-pick")
+                versions = gr.Dropdown(choices=[], label=t("b_versions", "de"), info=t("b_versions_info", "de"),
+                                       elem_id="b-version-pick")
+                version_view = gr.Markdown(elem_id="b-version-view")  # the chosen version, to read before restoring
                 restore = gr.Button(t("b_restore", "de"), elem_id="b-restore")
             with gr.Accordion(t("b_exchange", "de"), open=False, elem_id="b-exchange") as exchange_box:
                 export = gr.Button(t("b_export", "de"), elem_id="b-export")
@@ -256,6 +287,19 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         out[load_outputs.index(status)] = "✔ " + t("b_restored", lang).format(version=restored["version"])
         return out
 
+    def view_version(editing, version, request: gr.Request):
+        if not editing or not version:
+            return ""
+        service, principal, lang = who(request)
+        try:
+            old = service.version(principal, editing, int(version))
+        except ApiError as exc:
+            raise fail(exc, lang) from None
+        saved = next((v for v in service.versions(principal, editing) if v["version"] == int(version)), None)
+        return version_markdown(old, saved, lang)
+
+    versions.change(view_version, [current, versions], version_view)
+
     # -- loading -----------------------------------------------------------------------------
 
     def app_choices(service: AppService, principal) -> list[tuple[str, str]]:
@@ -280,11 +324,11 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 spec.category.value, spec.audience, spec.purpose, spec.risk.value, spec.output.value, spec.collection,
                 spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, spec.note,
                 example, "", gr.update(choices=versions_now, value=None), editing, "",
-                None if as_template else spec.version]
+                None if as_template else spec.version, ""]
 
     load_outputs = [current, fields, field_list, remove_pick, app_id, title, description, icon, area, audience,
                     purpose, risk, output, collection, temperature, length, system, template, note, sample, status,
-                    versions, id_box, trial_output, base_version]
+                    versions, id_box, trial_output, base_version, version_view]
 
     def load_app(chosen, request: gr.Request):
         service, principal, lang = who(request)
@@ -304,7 +348,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         _, lang = session.who(request)
         return [NEW, [], t("b_no_fields", lang), gr.update(choices=[], value=None), "", "", "", "📝", "Alle",
                 ["staff", "app_author", "facility_admin"], "", "minimal", "markdown", None, 0.3, 800, "", "", "", {},
-                "", gr.update(choices=[], value=None), "", "", None]
+                "", gr.update(choices=[], value=None), "", "", None, ""]
 
     new.click(new_app, None, load_outputs)
     title.blur(lambda text, current_id, editing: current_id if (current_id or editing) else slug(text or "")[:64],
@@ -340,7 +384,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
               (f_label, "b_field_label"), (f_type, "b_field_type"), (f_required, "b_field_required"),
               (f_options, "b_field_options"), (f_max, "b_field_max"), (remove_pick, "b_field_remove"),
               (system, "b_system"), (template, "b_template"), (note, "b_note"), (versions_box, "b_versions"),
-              (versions, "b_versions"), (exchange_box, "b_exchange"), (mode, "b_import_mode"), (upload, "b_import")]
+              (exchange_box, "b_exchange"), (mode, "b_import_mode"), (upload, "b_import")]
     buttons = [(load, "b_load"), (new, "b_new"), (add, "b_field_add"), (remove, "b_field_remove"),
                (save, "b_save"), (publish, "b_publish"), (restore, "b_restore"), (export, "b_export")]
     headings = [(h_basics, "b_basics"), (h_fields, "b_fields"), (h_prompt, "b_prompt"), (h_try, "b_try")]
@@ -349,7 +393,8 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         principal, lang = session.who(request)
         texts = ([gr.update(label=t(k, lang)) for _, k in labels] + [gr.update(value=t(k, lang)) for _, k in buttons]
                  + [f"### {t(k, lang)}" for _, k in headings]
-                 + [gr.update(label=t("b_risk", lang), info=t("b_risk_info", lang)), t("b_no_fields", lang)])
+                 + [gr.update(label=t("b_risk", lang), info=t("b_risk_info", lang)), t("b_no_fields", lang),
+                    gr.update(label=t("b_versions", lang), info=t("b_versions_info", lang))])
         service = apps()
         author = service is not None and principal is not None and service.is_author(principal)
         names = [n for n, _ in service.handbooks.index.collections()] if author and service.handbooks else []
@@ -357,4 +402,4 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 gr.update(label=t("b_collection", lang), choices=[("–", ""), *names])]
 
     page.load(on_load, None, [*(c for c, _ in labels), *(c for c, _ in buttons), *(c for c, _ in headings), risk,
-                              field_list, pick, collection])
+                              field_list, versions, pick, collection])

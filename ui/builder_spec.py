@@ -10,7 +10,8 @@ from typing import Any
 from ui.i18n import t
 
 TYPES = [("Kurzer Text", "text"), ("Langer Text", "long_text"), ("Auswahl", "choice"),
-         ("Mehrfachauswahl", "multi_choice"), ("Datum", "date"), ("Zahl", "number"), ("Datei (Text)", "file")]
+         ("Mehrfachauswahl", "multi_choice"), ("Datum", "date"), ("Zahl", "number"),
+         ("Datei (ihr Text geht an die KI)", "file"), ("Sprachaufnahme (Diktat, wird zu Text)", "audio")]
 ROLES = [("Mitarbeitende", "staff"), ("App-Autorinnen/-Autoren", "app_author"),
          ("Einrichtungsleitung", "facility_admin")]
 OUTPUTS = [("Text", "text"), ("Formatierter Text", "markdown"), ("Brief", "letter"), ("Tabelle", "table")]
@@ -46,6 +47,28 @@ def fields_markdown(fields: list[dict], lang: str) -> str:
         star = " *" if f.get("required", True) else ""
         lines.append(f"- **{f['label']}**{star} ({kinds.get(f['type'], f['type'])}, `{{{{ {f['name']} }}}}`){extra}")
     return "\n".join(lines)
+
+
+def _fenced(text: str) -> str:
+    """A block of text shown as it is: the fence is longer than any run of ~ inside."""
+    fence = "~" * max(3, max((len(run) for run in re.findall(r"~+", text)), default=0) + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def version_markdown(spec: dict[str, Any], saved: dict[str, Any] | None, lang: str) -> str:
+    """An earlier version to read before restoring it: what it asked of the AI and which fields it had."""
+    head = f"#### {t('b_version_heading', lang).format(version=spec['version'])}"
+    if saved:
+        head += "\n\n" + t("b_version_saved", lang).format(
+            when=saved["saved_at"][:16].replace("T", " "), who=saved["saved_by"], note=saved.get("note") or "–")
+        if saved.get("published"):
+            head += f" **{t('b_version_published', lang)}**"
+    fields = [{"type": "text", **f} for f in spec["inputs"]]
+    return "\n\n".join([
+        head, f"**{t('b_title', lang)}:** {spec['title']} – {spec['description']}",
+        f"**{t('b_version_fields', lang)}:**\n\n{fields_markdown(fields, lang)}",
+        f"**{t('b_system', lang)}:**\n\n{_fenced(spec['system_prompt'])}",
+        f"**{t('b_version_task', lang)}:**\n\n{_fenced(spec['template'])}"])
 
 
 def build_spec(app_id: str, title: str, description: str, icon: str, area: str, audience: list[str], purpose: str,

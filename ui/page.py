@@ -31,6 +31,7 @@ footer { display: none !important; }
 .dictate { max-width: 14rem; }
 .dictate.recording, .dictate .recording, button.recording { background: #b3261e !important; color: #fff !important; }
 #app-output { border: 1px solid #d5dde5; border-radius: 8px; padding: .6rem; background: #fcfcfd; }
+#b-version-view pre, #b-version-view code { white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 

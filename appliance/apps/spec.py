@@ -222,14 +222,54 @@ def parse_spec(data: Any) -> AppSpec:
     try:
         return AppSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([(_location(e["loc"]), _german(e["msg"])) for e in exc.errors()]) from None
+        raise SpecError([_problem(_location(e["loc"]), _german(e["msg"])) for e in exc.errors()]) from None
+
+
+def _problem(where: str, message: str) -> tuple[str, str]:
+    """A template error is found by the whole-app check, but it belongs to the field template."""
+    if not where and message.startswith("template: "):
+        return "template", message.removeprefix("template: ")
+    return where, message
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, first: int, second: int, top: bool) -> None:
+        self.key, self.first, self.second, self.top = key, first, second, top
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key written twice in one mapping is an error: safe_load
+    would keep the last one without a word, and the first would be lost unnoticed."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._top = node
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults" may be overridden on purpose
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = lines.setdefault(key, line)
+                except TypeError:  # an unhashable key: safe_load's own error follows
+                    continue
+                if first != line:
+                    raise _DuplicateKey(key, first, line, node is getattr(self, "_top", None))
+        return super().construct_mapping(node, deep)
 
 
 def load_yaml(text: str | bytes) -> AppSpec:
     if len(text) > MAX_YAML_BYTES:
         raise SpecError([("", f"Die Datei ist zu groß (höchstens {MAX_YAML_BYTES // 1024} KB).")])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter still
+    except _DuplicateKey as exc:
+        raise SpecError([(str(exc.key) if exc.top else "", f"Der Schlüssel „{exc.key}“ steht doppelt da (Zeile"
+                          f" {exc.first} und Zeile {exc.second}). Bitte nur einmal angeben.")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (Zeile {mark.line + 1})" if mark else ""

@@ -106,6 +106,7 @@ def validate(files: list[Path] = typer.Argument(..., help="App-Dateien (YAML)", 
     from appliance.apps.spec import SpecError, load_yaml
 
     bad = 0
+    ids: dict[str, Path] = {}  # two files with one id would clash on import: the second is refused
     for path in files:
         name = escape(str(path))
         data, why = _read(path)
@@ -117,6 +118,11 @@ def validate(files: list[Path] = typer.Argument(..., help="App-Dateien (YAML)", 
                 problems = [("", "Die Datei ist kein Text (UTF-8).")]
             except SpecError as exc:
                 problems = exc.problems
+            else:
+                if spec.id in ids:
+                    problems = [("id", f"Die Kennung „{spec.id}“ hat schon {ids[spec.id]}; jede App braucht"
+                                       " ihre eigene.")]
+                ids.setdefault(spec.id, path)
         if problems:
             bad += 1
             out.print(f"[red]✘[/] {name}:", highlight=False)

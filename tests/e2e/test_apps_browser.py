@@ -1,19 +1,26 @@
 """The app catalogue and the builder in Debian's Chromium, against the small real model.
 
 A care worker finds "Elternbrief", fills it in from the example and downloads the Word file
-with the facility's name; an app author builds "Dienstplan-Tausch-Anfrage" from the first field
-to a published app without writing YAML, and a staff member then runs it."""
+with the facility's name and logo; an app author builds "Dienstplan-Tausch-Anfrage" from the
+first field to a published app without writing YAML (fields inserted where the cursor is),
+looks at an earlier version and restores it, and a staff member then runs the app.
+
+The tiny test model writes poor letters, so whether its answer comes out in two languages is
+left to chance; the side-by-side layout is tested on a realistic letter in test_app_document."""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from docx import Document
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from appliance.apps.document import AI_MARK, two_languages
 from appliance.branding import Branding
 from appliance.server import create_app
 from tests.conftest import ROOT, LiveServer, make_settings
@@ -22,6 +29,9 @@ from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+LOGO = io.BytesIO()
+Image.new("RGB", (90, 40), (250, 180, 0)).save(LOGO, format="PNG")
+LOGO = LOGO.getvalue()
 DONE = ("() => document.querySelector('{sel}')?.innerText.includes('KI-Entwurf')"
         " || !!document.querySelector('.toast-body')")
 
@@ -34,6 +44,7 @@ def site(tmp_path: Path, real_engines):
 
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
     app.state.branding.put(Branding(name="Kita Sonnenschein"))
+    app.state.branding.put_logo(LOGO)
     app.state.accounts.add("erzieherin", "staff", "geheim123")
     app.state.accounts.add("autorin", "app_author", "geheim123")
     for spec in app.state.apps.builtins.values():
@@ -67,6 +78,22 @@ def choose(page, selector: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+WISH = "Bitte um Tausch am {{ datum }}, Mein Dienst: {{ mein_dienst }}. Gewünscht: {{ gewuenschter_dienst }}"
+
+
+def insert(page, name: str) -> None:
+    """Click a field's button above the task; it lands at the cursor of the task's text box."""
+    inserted = f"() => document.querySelector('#b-template textarea').value.includes('{name} }}}}')"
+    for _ in range(5):  # the buttons are drawn again after each new field: a click may meet an old one
+        page.click(f"#b-insert-{name}")
+        try:
+            page.wait_for_function(inserted, timeout=6_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    page.wait_for_function(inserted, timeout=1_000)
+
+
 def no_error(page) -> None:
     toast = page.locator(".toast-body")
     assert toast.count() == 0, f"the UI reported an error: {toast.first.inner_text()}"
@@ -89,13 +116,22 @@ def test_a_care_worker_writes_a_parents_letter_and_downloads_it(site) -> None:
     page.wait_for_function(DONE.format(sel="#app-output"), timeout=120_000)
     no_error(page)
     page.screenshot(path=str(SHOTS / "apps-run.png"), full_page=True)
-    with page.expect_download() as download:
+    with page.expect_download() as download, page.expect_request("**/api/apps/elternbrief/document") as sent:
         page.click("#app-download")
     assert download.value.suggested_filename.startswith("Elternbrief-")
     doc = Document(io.BytesIO(Path(download.value.path()).read_bytes()))
-    assert "Kita Sonnenschein" in doc.sections[0].header.paragraphs[0].text
-    assert doc.core_properties.content_status.startswith("KI-Entwurf")
-    assert "KI-Entwurf" in doc.paragraphs[0].text
+    header = doc.sections[0].header
+    assert "Kita Sonnenschein" in header.paragraphs[0].text
+    logos = [p.blob for p in header.part.related_parts.values() if p.content_type.startswith("image/")]
+    assert logos == [LOGO]  # the facility's logo in the letterhead
+    assert doc.paragraphs[0].text == AI_MARK and AI_MARK in doc.sections[0].footer.paragraphs[0].text
+    props = doc.core_properties
+    assert props.content_status == "KI-Entwurf – ungeprüft" and "KI-generiert" in props.keywords
+    assert props.author == "Kita Sonnenschein" and props.subject == "Elternbrief"
+    output = sent.value.post_data_json["output"]
+    assert output.strip() and AI_MARK not in output  # the answer itself; the mark is the document's
+    if two_languages(output):  # only when the tiny model kept to "## Deutsch" / "## <Sprache>"
+        assert len(doc.tables) == 1 and len(doc.tables[0].columns) == 2
     page.click("#app-restart")
     page.wait_for_function("() => !document.querySelector('#field-ort input, #field-ort textarea')?.value")
     context.close()
@@ -123,21 +159,16 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     assert page.locator("#b-id input, #b-id textarea").first.input_value() == "dienstplan-tausch-anfrage"
     fill(page, "#b-system", "Du schreibst kurze, freundliche Nachrichten an Kolleginnen und Kollegen.")
     template = page.locator("#b-template textarea").first
-    template.fill("Bitte um Tausch am ")
-    for name, text in [("datum", ". Mein Dienst: "), ("mein_dienst", ". Gewünscht: "), ("gewuenschter_dienst", "")]:
-        inserted = f"() => document.querySelector('#b-template textarea').value.includes('{name} }}}}')"
-        for _ in range(5):  # the buttons are drawn again after each new field: a click may meet an old one
-            page.click(f"#b-insert-{name}")
-            try:
-                page.wait_for_function(inserted, timeout=6_000)
-                break
-            except PlaywrightTimeout:
-                continue
-        page.wait_for_function(inserted, timeout=1_000)
-        template.press("End")
-        template.type(text)
-    assert template.input_value() == ("Bitte um Tausch am {{ datum }}. Mein Dienst: {{ mein_dienst }}. "
-                                      "Gewünscht: {{ gewuenschter_dienst }}")
+    template.fill("Bitte um Tausch am . Gewünscht: ")
+    insert(page, "gewuenschter_dienst")  # the cursor is at the end after typing
+    template.press("Control+Home")
+    for _ in range(len("Bitte um Tausch am ")):
+        template.press("ArrowRight")
+    insert(page, "datum")  # in the middle, where the cursor is
+    assert template.input_value() == "Bitte um Tausch am {{ datum }}. Gewünscht: {{ gewuenschter_dienst }}"
+    template.press_sequentially(", Mein Dienst: ")  # the cursor waits right after the inserted field
+    insert(page, "mein_dienst")
+    assert template.input_value() == WISH
     length = page.locator("#b-length input[type=number]")
     length.fill("100")  # the tiny model need not write a whole page
     length.press("Enter")
@@ -155,6 +186,27 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     spec = server.app.state.apps.store.spec("dienstplan-tausch-anfrage", 1)
     assert [f.name for f in spec.inputs] == ["datum", "mein_dienst", "gewuenschter_dienst", "grund"]
     assert spec.examples[0].inputs["mein_dienst"] == "Frühdienst"  # what was tried becomes the example
+    assert spec.template == WISH  # what the buttons inserted reached the saved app
+
+    # a second version, then a look at the first and back to it
+    template.fill("Tausch am {{ datum }}?")
+    page.click("#b-save")
+    page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Version 2')")
+    page.locator("#b-versions").get_by_text("Versionen").first.click()
+    page.locator("#b-version-pick input").first.click()
+    page.get_by_role("option", name=re.compile(r"^Version 1 .*veröffentlicht")).click()
+    page.wait_for_function("() => document.querySelector('#b-version-view').innerText.includes('nur zum Lesen')")
+    shown = page.locator("#b-version-view").inner_text()
+    assert "Version 1 (nur zum Lesen)" in shown and "Bitte um Tausch am {{ datum }}" in shown
+    assert "Gewünschter Dienst" in shown and template.input_value() == "Tausch am {{ datum }}?"  # only a look
+    page.screenshot(path=str(SHOTS / "builder-version.png"), full_page=True)
+    page.click("#b-restore")
+    page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('neue Version 3')")
+    assert template.input_value() == WISH
+    stored = server.app.state.apps.store.get("dienstplan-tausch-anfrage")
+    assert (stored.latest_version, stored.published_version) == (3, 1)
+    assert server.app.state.apps.store.spec("dienstplan-tausch-anfrage", 3).template == WISH
+    no_error(page)
     context.close()
 
     context, page = sign_in(browser, server, "erzieherin", requests)

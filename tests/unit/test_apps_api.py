@@ -115,6 +115,16 @@ async def test_an_author_builds_publishes_versions_and_restores(box) -> None:
     assert missing.status_code == 422 and missing.json()["error"]["param"] == "collection"
     bad = await otto.post("/api/apps", json={**MINIMAL, "id": "boese", "template": "{{ ''.__class__.__mro__ }}"})
     assert bad.status_code == 422 and "nicht erlaubt" in bad.json()["error"]["message"]
+    bomb = await otto.post("/api/apps", json={**MINIMAL, "id": "bombe", "template": "{{ 'x'|center(9999999999) }}"})
+    assert bomb.status_code == 422 and bomb.json()["error"]["param"] == "template", bomb.text
+    assert "template: Die Vorlage gibt dem Filter „center“ eine zu große Zahl" in bomb.json()["error"]["message"]
+    # a bomb that only goes off with certain inputs stops the run, not the box
+    times = {**MINIMAL, "id": "mal", "inputs": [{"name": "anzahl", "label": "Anzahl", "type": "number"}],
+             "template": "{{ 'Bitte '|center(anzahl|int) }}"}
+    assert (await otto.post("/api/apps", json=times)).status_code == 201
+    run = await otto.post("/api/apps/mal/run", json={"inputs": {"anzahl": "99999999999"}})
+    assert run.status_code == 422 and run.json()["error"]["code"] == "template_error", run.text
+    assert run.json()["error"]["param"] == "template" and "„center“" in run.json()["error"]["message"]
     unknown = await otto.post("/api/apps", json={**MINIMAL, "id": "extra", "farbe": "rot"})
     assert unknown.status_code == 422 and unknown.json()["error"]["param"] == "farbe"
     high = await otto.post("/api/apps", json={**MINIMAL, "id": "ranking", "purpose": "Bewerber ranken und auswählen"})
@@ -175,7 +185,8 @@ async def test_export_import_between_two_boxes_never_overwrites_silently(box, tm
         assert "Unsere Fassung" in {(await author.get(f"/api/apps/dienstplan-tausch/versions/{v['version']}"))
                                     .json()["title"] for v in history}  # kept in the history
         for bad, expect in [(b"id: [kaputt", "YAML"), (b"\xff\xfe\x00", "UTF-8"),
-                            (yaml_v1.replace(b"purpose:", b"farbe: rot\npurpose:"), "farbe")]:
+                            (yaml_v1.replace(b"purpose:", b"farbe: rot\npurpose:"), "farbe"),
+                            (yaml_v1 + b"id: zweite-kennung\n", "„id“ steht doppelt da")]:
             r = await author.post("/api/apps/import", files={"file": ("x.yaml", bad)})
             assert r.status_code == 422 and expect in r.json()["error"]["message"], r.text
         builtin = await author.post("/api/apps/import", files={"file": (

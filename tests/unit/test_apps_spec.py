@@ -62,6 +62,22 @@ def test_unknown_keys_wrong_types_and_duplicates_name_the_field() -> None:
     assert err.value.param == "version" and "ganze Zahl" in str(err.value)
 
 
+def test_a_key_written_twice_is_refused_with_its_line() -> None:
+    text = yaml.safe_dump(MINIMAL, allow_unicode=True, sort_keys=False)
+    with pytest.raises(SpecError) as err:
+        load_yaml(text + "id: zweite-kennung\n")
+    last = len(text.splitlines()) + 1
+    assert err.value.problems == [("id", f"Der Schlüssel „id“ steht doppelt da (Zeile 1 und Zeile {last})."
+                                         " Bitte nur einmal angeben.")]
+    nested = text.replace("  label: Datum\n", "  label: Datum\n  label: Tag\n", 1)
+    with pytest.raises(SpecError, match="„label“ steht doppelt da") as err:
+        load_yaml(nested)
+    assert err.value.param is None  # inside a field: the line says where
+    merged = "x: &basis {required: true}\n" + text.replace("  label: Grund\n", "  <<: *basis\n  label: Grund\n")
+    with pytest.raises(SpecError, match="x: Unbekannter Schlüssel"):  # an override after << is no duplicate
+        load_yaml(merged)
+
+
 @pytest.mark.parametrize("purpose", [
     "Bewerbungen sichten und die besten Bewerber ranken",
     "Die Stimmung der Kinder aus ihrer Stimme erkennen",

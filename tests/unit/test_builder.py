@@ -1,7 +1,8 @@
 """The builder's pure helpers: ids and field names from labels, the app object it saves."""
 
-from appliance.apps.spec import parse_spec
-from ui.builder_spec import build_spec, field_name, slug
+from appliance.apps.spec import InputType, parse_spec
+from tests.unit.test_apps_spec import MINIMAL
+from ui.builder_spec import TYPES, build_spec, field_name, slug, version_markdown
 
 
 def test_ids_and_field_names_come_from_german_labels() -> None:
@@ -22,3 +23,23 @@ def test_the_saved_app_keeps_the_note_and_never_a_files_text() -> None:
     spec = parse_spec(data)
     assert spec.id == "dienstplan-tausch" and spec.note == "Ein Mensch entscheidet." and spec.collection is None
     assert spec.examples[0].inputs == {"datum": "24.12.2026"}
+
+
+def test_every_input_type_an_app_supports_is_offered_with_a_german_label() -> None:
+    assert [value for _, value in TYPES] == [kind.value for kind in InputType]
+    labels = dict((value, label) for label, value in TYPES)
+    assert labels["audio"].startswith("Sprachaufnahme") and labels["file"].startswith("Datei")
+    assert len(set(labels.values())) == len(labels)
+
+
+def test_an_earlier_version_reads_with_its_fields_and_prompts_as_they_were() -> None:
+    spec = parse_spec({**MINIMAL, "version": 2, "system_prompt": "Schreibe so:\n~~~\nkurz\n~~~"})
+    spec = spec.model_dump(mode="json")
+    saved = {"version": 2, "saved_by": "otto", "saved_at": "2026-03-01T09:30:12", "note": "gespeichert",
+             "published": True}
+    text = version_markdown(spec, saved, "de")
+    assert text.startswith("#### Version 2 (nur zum Lesen)\n\nGespeichert am 2026-03-01 09:30 von otto (gespeichert).")
+    assert "**Veröffentlicht.**" in text and "**Datum** * (Datum, `{{ datum }}`)" in text
+    assert "~~~~text\nSchreibe so:\n~~~\nkurz\n~~~\n~~~~" in text  # the prompt's own ~~~ cannot end the block
+    assert "~~~text\nTausch am {{ datum }}.{% if grund %} Grund: {{ grund }}{% endif %}\n~~~" in text
+    assert version_markdown(spec, None, "en").startswith("#### Version 2 (read only)\n\n**Title:**")

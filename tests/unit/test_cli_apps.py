@@ -78,6 +78,20 @@ def test_validate_names_every_bad_field_without_a_data_dir(tmp_path: Path) -> No
     assert not data.exists()  # offline, nothing touched
 
 
+def test_validate_reports_two_files_with_one_id_and_keys_written_twice(tmp_path: Path) -> None:
+    first, second, third = tmp_path / "tausch.yaml", tmp_path / "tausch-neu.yaml", tmp_path / "doppelt.yaml"
+    first.write_text(yaml.safe_dump(MINIMAL, allow_unicode=True))
+    second.write_text(yaml.safe_dump({**MINIMAL, "title": "Diensttausch, neue Fassung"}, allow_unicode=True))
+    third.write_text(yaml.safe_dump({**MINIMAL, "id": "anderer-tausch"}, allow_unicode=True, sort_keys=False)
+                     + "id: noch-einer\n")
+    r = cli(None, "validate", str(first), str(second), str(third))
+    assert r.exit_code == 1, r.output
+    assert f"✔ {first}: dienstplan-tausch" in r.stdout
+    assert f"✘ {second}:\n  id: Die Kennung „dienstplan-tausch“ hat schon {first}" in r.stdout
+    assert f"✘ {third}:\n  id: Der Schlüssel „id“ steht doppelt da (Zeile 1 und Zeile " in r.stdout
+    assert "1 von 3 Datei(en) in Ordnung" in r.stderr
+
+
 def test_export_import_between_two_data_dirs_never_overwrites_silently(tmp_path: Path, app_file: Path) -> None:
     first, second = tmp_path / "erste-box", tmp_path / "zweite-box"
     r = cli(first, "import", str(app_file))
