@@ -105,6 +105,8 @@ class Job:
     scope: str = ""
     """Who may reuse this request's prefix: "" everyone, else the owner."""
     number: int = 0
+    times: dict[str, float] = field(default_factory=dict)
+    """When it was submitted, admitted, and wrote its first token (time.monotonic)."""
     seq: int = -1
     past: int = 0
     """Prompt tokens already in the KV cache."""
@@ -188,6 +190,7 @@ class Scheduler:
             if self._queued - len(self._free_seqs) >= self.max_queue:  # those about to start do not wait
                 raise QueueFull(self._queued)
             job.number = next(self._numbers)
+            job.times["submitted"] = time.monotonic()
             self._queues.setdefault(job.owner, deque()).append(job)
             self._queued += 1
             self.stats["most_waiting"] = max(self.stats["most_waiting"], self._queued - len(self._free_seqs))
@@ -256,6 +259,7 @@ class Scheduler:
             job = queue.popleft()
             job.reserved = need
             self._reserved += need
+            job.times["admitted"] = time.monotonic()
             if not queue:
                 del self._queues[owner]
             self._queued -= 1
@@ -400,6 +404,8 @@ class Scheduler:
             self._finish(job, "stop")
             return
         job.produced += 1
+        if job.produced == 1:
+            job.times["first_token"] = time.monotonic()
         job.last = token
         job.pending += job.decoder.decode(self.model.piece(token))
         hit = min((i for s in job.stops if (i := job.pending.find(s)) != -1), default=-1)
