@@ -30,11 +30,11 @@ FILE_TYPES = [".pdf", ".docx", ".md", ".html", ".htm", ".txt", ".epub"]
 
 # the Word file comes straight from the API (session cookie), so no copy lands in Gradio's cache
 DOWNLOAD_JS = """
-async (text, appId, draft) => {
+async (text, appId, draft, language) => {
   if (!text || !appId) { return; }
   const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/document`, {
     method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({output: text, draft: !!draft})});
+    body: JSON.stringify({output: text, draft: !!draft, language: language || null})});
   if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
   const cd = r.headers.get('Content-Disposition') || '';
   const star = cd.match(/filename\\*=UTF-8''([^;]+)/);
@@ -196,11 +196,12 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             raw = gr.Textbox(visible=False, elem_id="app-raw")
             draft_flag = gr.Checkbox(value=draft, visible=False)
             app_box = gr.Textbox(value=app_id, visible=False)  # a State never reaches the browser's JS
+            language = gr.Textbox(visible=False, elem_id="app-language")  # the chosen one: Arabic is set RTL
             with gr.Row():
                 download = gr.Button(t("apps_download", lang), elem_id="app-download", interactive=False)
                 restart = gr.Button(t("apps_restart", lang), elem_id="app-restart")
 
-            async def run(*raw_values) -> AsyncIterator[tuple[str, str, dict]]:
+            async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict]]:
                 principal, lang = session.who(request)
                 chat_service = chat()
                 if chat_service is None or principal is None:
@@ -210,9 +211,9 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                     current, version, _ = service.resolve(principal, app_id, draft)
                     prepared = await asyncio.to_thread(service.prepare, principal, current, version, values)
                     text = ""
-                    yield "", "", gr.update(interactive=False)
+                    yield "", "", "", gr.update(interactive=False)
                     async for text in growing(service.generate(chat_service, prepared)):
-                        yield text, "", gr.update(interactive=False)
+                        yield text, "", "", gr.update(interactive=False)
                 except ApiError as exc:
                     raise _error(exc, lang) from None
                 except ValueError as exc:  # a file that cannot be read
@@ -220,14 +221,14 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 result = service.result(prepared, text)
                 sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
                 shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
-                yield shown, f"{result['output']}", gr.update(interactive=True)
+                yield shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True)
 
-            running = generate.click(run, fields, [output, raw, download], concurrency_limit=None)
+            running = generate.click(run, fields, [output, raw, language, download], concurrency_limit=None)
             stop.click(None, None, None, cancels=[running])
             example.click(lambda: _example(spec), None, fields)
-            download.click(None, [raw, app_box, draft_flag], None, js=DOWNLOAD_JS)
-            restart.click(lambda: [*([None] * len(fields)), "", "", gr.update(interactive=False)], None,
-                          [*fields, output, raw, download])
+            download.click(None, [raw, app_box, draft_flag, language], None, js=DOWNLOAD_JS)
+            restart.click(lambda: [*([None] * len(fields)), "", "", "", gr.update(interactive=False)], None,
+                          [*fields, output, raw, language, download])
 
     back.click(lambda: ("", gr.update(visible=True), gr.update(visible=False)), None, [selected, catalogue, runner])
 

@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from appliance.apps.service import AppService
-from appliance.apps.spec import AppSpec
+from appliance.apps.spec import AppSpec, InputType
 from appliance.chat_service import ChatService
 from appliance.errors import ApiError
 from ui.apps_page import AREAS, _component, _values
@@ -33,6 +33,7 @@ from ui.builder_spec import (
     slug,
     version_markdown,
 )
+from ui.dictation import dictate_button
 from ui.i18n import t
 from ui.pacing import growing
 from ui.session import UISession
@@ -144,7 +145,11 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 except Exception:
                     return
                 with gr.Column(elem_id="b-trial-fields"):
-                    components = [_component(f, lang) for f in spec.inputs]
+                    components = []
+                    for f in spec.inputs:  # as on the app's own page, long texts and recordings can be dictated
+                        components.append(_component(f, lang))
+                        if f.type in (InputType.long_text, InputType.audio):
+                            dictate_button(components[-1], f.name, lang, prefix="b-")
                     go = gr.Button(t("b_try_button", lang), variant="primary", elem_id="b-try")
 
                 async def try_it(*values) -> AsyncIterator[tuple[str, dict]]:

@@ -72,9 +72,10 @@ def dictation_js(button_id: str, lang: str) -> str:
     return _JS.replace("__TEXTS__", texts).replace("__BUTTON__", button_id).replace("__LANG__", lang)
 
 
-def dictate_button(target: gr.Textbox, name: str, lang: str) -> gr.Button:
-    """A "Diktieren" button under ``target``: click to record, click again to add the text."""
-    button_id = f"dictate-{name}"
+def dictate_button(target: gr.Textbox, name: str, lang: str, prefix: str = "") -> gr.Button:
+    """A "Diktieren" button under ``target``: click to record, click again to add the text. ``prefix``
+    keeps its id apart from the same field's button on another tab (the builder's trial form: "b-")."""
+    button_id = f"{prefix}dictate-{name}"
     button = gr.Button(t("dictate", lang), size="sm", elem_id=button_id, elem_classes=["dictate"])
     button.click(None, [target], [target], js=dictation_js(button_id, lang))
     return button

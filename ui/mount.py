@@ -12,7 +12,7 @@ from appliance.chat_service import ChatService
 from ui.auth_pages import router as auth_router
 from ui.guard import UIGuard
 from ui.interpreter_page import router as interpreter_router
-from ui.page import CSS, build_page
+from ui.page import CSS, JS, build_page
 from ui.session import UISession
 
 
@@ -40,6 +40,7 @@ def mount_ui(app: FastAPI) -> None:
         auth_dependency=session.user_name,
         theme=theme,
         css=CSS,
+        js=JS,
         ssr_mode=False,
         pwa=False,
         mcp_server=False,

@@ -32,6 +32,37 @@ footer { display: none !important; }
 .dictate.recording, .dictate .recording, button.recording { background: #b3261e !important; color: #fff !important; }
 #app-output { border: 1px solid #d5dde5; border-radius: 8px; padding: .6rem; background: #fcfcfd; }
 #b-version-view pre, #b-version-view code { white-space: pre-wrap; overflow-wrap: anywhere; }
+#app-output [dir=rtl], #b-trial-output [dir=rtl] { text-align: right; }
+#app-output table[dir=rtl], #b-trial-output table[dir=rtl] { margin-left: auto; }
+"""
+
+# An app's answer can hold a letter in Arabic, Farsi, ... beside the German one: each paragraph, list
+# and table of it that is mostly right-to-left letters gets dir="rtl" (dir="auto" would go by the
+# first letter, and "[Name des Kindes]" at the start of an Arabic line would turn it left to right).
+JS = """
+() => {
+  const RTL = /[\\u0590-\\u08FF\\uFB1D-\\uFDFF\\uFE70-\\uFEFF]/;
+  const rtl = (text, before) => {  // a block without letters (a date) runs like the one before it
+    let r = 0, l = 0;
+    for (const ch of text.match(/\\p{L}/gu) || []) { if (RTL.test(ch)) { r++; } else { l++; } }
+    return r + l ? r > l : before;
+  };
+  const BLOCKS = 'p, li, ul, ol, h1, h2, h3, h4, h5, h6, blockquote, table, td, th';
+  let queued = false;
+  const mark = () => {
+    queued = false;
+    document.querySelectorAll('#app-output, #b-trial-output').forEach((out) => {
+      let before = false;
+      out.querySelectorAll(BLOCKS).forEach((el) => {
+        const right = before = rtl(el.textContent || '', before);
+        if (right && el.getAttribute('dir') !== 'rtl') { el.setAttribute('dir', 'rtl'); }
+        if (!right && el.hasAttribute('dir')) { el.removeAttribute('dir'); }
+      });
+    });
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(mark); } })
+    .observe(document.body, {childList: true, subtree: true, characterData: true});
+}
 """
 
 

@@ -1,7 +1,11 @@
 """A generated text as a Word document: the facility's letterhead, the AI-draft mark on every
 page and in the file's properties, Markdown turned into Word paragraphs, lists and tables.
 
-A letter in two languages ("## Deutsch" then "## <Sprache>") is laid out side by side.
+A letter in two languages ("## Deutsch" then "## <Sprache>") is laid out side by side. Text in
+a language written right to left (Arabic, Farsi, Dari, ...) is set right to left: the paragraph
+(w:bidi, so it starts at the right margin and its bullets stand on the right) and its runs (w:rtl).
+Which column is right to left follows the language the user chose, else the column's heading,
+else the letters of the text itself; outside the two columns, each paragraph by its letters.
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ from datetime import datetime
 from pathlib import Path
 
 from docx import Document
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_TABLE_ALIGNMENT, WD_TABLE_DIRECTION
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from markdown_it import MarkdownIt
+
+from appliance.text_direction import is_german, language_is_rtl, one_way_pieces, text_is_rtl
 
 AI_MARK = "KI-Entwurf – von einem Menschen zu prüfen, bevor er verwendet wird."
 AI_KEYWORDS = "KI-generiert; AI-generated; Entwurf"
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 _MD = MarkdownIt("commonmark").enable("table")
+# what may follow w:bidi in a paragraph's properties (ECMA-376 CT_PPrBase), in order
+_AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
+               "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
+               "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
 
 
 @dataclass(frozen=True)
@@ -44,8 +56,9 @@ def _inline(paragraph, children) -> None:
         elif tok.type in ("softbreak", "hardbreak"):
             paragraph.add_run().add_break()
         elif tok.type in ("text", "code_inline", "html_inline"):
-            run = paragraph.add_run(tok.content)
-            run.bold, run.italic = bold or None, italic or None
+            for piece in one_way_pieces(tok.content):  # an Arabic run and a Latin placeholder apart
+                run = paragraph.add_run(piece)
+                run.bold, run.italic = bold or None, italic or None
 
 
 def _markdown(container, text: str) -> None:
@@ -100,6 +113,44 @@ def _table(container, tokens, i: int) -> int:
     return i
 
 
+def _text(element) -> str:
+    return "".join(t.text or "" for t in element.iter(qn("w:t")))
+
+
+def _right_to_left(p) -> None:
+    """One paragraph (a w:p) right to left. No w:jc: a w:bidi paragraph starts at the right margin by
+    itself, and Word reads jc "right" in it as the paragraph's end, the left margin."""
+    ppr = p.get_or_add_pPr()
+    if ppr.find(qn("w:bidi")) is None:
+        ppr.insert_element_before(OxmlElement("w:bidi"), *_AFTER_BIDI)
+    for r in p.iter(qn("w:r")):
+        if not text_is_rtl(_text(r), default=True):  # a Latin placeholder or name stays a left-to-right run
+            continue
+        rpr = r.get_or_add_rPr()
+        rpr.get_or_add_rtl()
+        # right-to-left runs take bold and italic from the complex-script twins
+        if rpr.b is not None and rpr.b.val:
+            rpr.get_or_add_bCs()
+        if rpr.i is not None and rpr.i.val:
+            rpr.get_or_add_iCs()
+
+
+def _column_right_to_left(cell) -> None:
+    for p in cell._tc.iter(qn("w:p")):
+        _right_to_left(p)
+    for tbl in cell._tc.iter(qn("w:tbl")):  # a table in the column reads from the right too
+        tbl.bidiVisual_val = WD_TABLE_DIRECTION.RTL
+
+
+def _column_is_rtl(heading: str, body: str, language: str | None) -> bool:
+    """The language the user chose for the column that is not German; else the heading; else the letters."""
+    for name in ((heading,) if is_german(heading) or not language else (language, heading)):
+        known = language_is_rtl(name)
+        if known is not None:
+            return known
+    return text_is_rtl(body)
+
+
 def two_languages(text: str) -> list[tuple[str, str]] | None:
     """[(language, text), (language, text)] when the text is one letter in exactly two languages."""
     parts = _SECTION.split(text)
@@ -108,7 +159,9 @@ def two_languages(text: str) -> list[tuple[str, str]] | None:
     return [(parts[1], parts[2].strip()), (parts[3], parts[4].strip())]
 
 
-def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: datetime | None = None) -> bytes:
+def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: datetime | None = None,
+          language: str | None = None) -> bytes:
+    """The DOCX; ``language`` is the language the user chose for the letter (e.g. "Arabisch"), if any."""
     when = when or datetime.now()
     doc = Document()
     section = doc.sections[0]
@@ -128,16 +181,25 @@ def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: d
     banner = doc.add_paragraph()
     run = banner.add_run(AI_MARK)
     run.bold, run.font.color.rgb = True, RGBColor(0x80, 0x30, 0x00)
-    doc.add_heading(title, level=1)
+    heading_1 = doc.add_heading(title, level=1)._p
     pair = two_languages(text)
     if pair:
         table = doc.add_table(rows=1, cols=2)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        for cell, (language, body) in zip(table.rows[0].cells, pair, strict=True):
-            cell.paragraphs[0].add_run(language).bold = True
+        for cell, (heading, body) in zip(table.rows[0].cells, pair, strict=True):
+            cell.paragraphs[0].add_run(heading).bold = True
             _markdown(cell, body)
+            if _column_is_rtl(heading, body, language):
+                _column_right_to_left(cell)
     else:
         _markdown(doc, text)
+        default = bool(language_is_rtl(language))  # for a line without letters (a date, a line to sign)
+        for element in heading_1.itersiblings():
+            for p in element.iter(qn("w:p")):
+                if text_is_rtl(_text(p), default):
+                    _right_to_left(p)
+            if element.tag == qn("w:tbl") and text_is_rtl(_text(element), default):
+                element.bidiVisual_val = WD_TABLE_DIRECTION.RTL  # its first column on the right
 
     props = doc.core_properties
     props.title = title

@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 from appliance.accounts import Principal, Role
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
-from appliance.apps.spec import AppSpec, SpecError, load_yaml, parse_spec
+from appliance.apps.spec import AppSpec, InputType, SpecError, load_yaml, parse_spec
 from appliance.apps.store import AppStore, load_builtins
 from appliance.chat_service import ChatService, Message, SamplingParams
 from appliance.errors import ApiError
+from appliance.text_direction import chosen_language
 from rag.answer import NOTHING_FOUND, build_messages, citations, passages
 from rag.search import Hit
 
@@ -58,6 +59,7 @@ class Prepared:
     hits: list[Hit] = field(default_factory=list)
     declined: bool = False  # a handbook app found nothing: answer without the model
     owner: str = ""  # who runs it: the chat engine shares its time fairly between people
+    language: str | None = None  # the language chosen in the app's form (a letter's "Zweite Sprache")
 
 
 class AppService:
@@ -317,8 +319,10 @@ class AppService:
         since = date.today() - timedelta(days=max(1, min(days, 366)) - 1)
         return [{"app": a, "day": d.isoformat(), "runs": n} for a, d, n in self.store.usage(since)]
 
-    def document(self, who: Principal, app_id: str, output: str, draft: bool = False) -> tuple[str, bytes]:
-        """(file name, DOCX) of a generated text, on the facility's letterhead, marked as an AI draft."""
+    def document(self, who: Principal, app_id: str, output: str, draft: bool = False,
+                 language: str | None = None) -> tuple[str, bytes]:
+        """(file name, DOCX) of a generated text, on the facility's letterhead, marked as an AI draft;
+        ``language`` (a run's "language") sets Arabic, Farsi, ... right to left."""
         from appliance.apps import document
 
         spec = self.spec(who, app_id, draft)
@@ -326,7 +330,8 @@ class AppService:
         letterhead = document.Letterhead(brand.name if brand else "KI-Assistenz",
                                          self.branding.logo() if self.branding else None,
                                          brand.address if brand else "")
-        return document.file_name(spec.title), document.build(spec.title, output, letterhead, spec.title)
+        return document.file_name(spec.title), document.build(spec.title, output, letterhead, spec.title,
+                                                                language=language)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -341,12 +346,14 @@ class AppService:
             raise ApiError(422, f"Die Vorlage der App lässt sich nicht ausfüllen: {exc}",
                            f"The app's template cannot be filled in: {exc}", code="template_error",
                            param="template") from None
+        language = chosen_language(values[f.name] for f in spec.inputs
+                                   if f.type is InputType.choice and f.name in values)
         params = SamplingParams(temperature=spec.params.temperature, top_p=spec.params.top_p,
                                 max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty)
         system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + DATA_NOT_ORDERS
         if spec.collection is None:
             return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params,
-                            owner=who.name)
+                            owner=who.name, language=language)
         if self.handbooks is None or not self._collection_ok(spec.collection):
             raise ApiError(409, f"Diese App braucht die Handbuch-Sammlung „{spec.collection}“, die es hier (noch)"
                            " nicht gibt. Die Einrichtungsleitung kann sie im Bereich Handbuch anlegen.",
@@ -354,11 +361,11 @@ class AppService:
                            code="collection_not_found", param="collection")
         _, hits = self.handbooks.passages(who, spec.collection, prompt)
         if not hits:
-            return Prepared(spec, version, [], params, declined=True, owner=who.name)
+            return Prepared(spec, version, [], params, declined=True, owner=who.name, language=language)
         user = build_messages(prompt, hits)[1][1]
         system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + PASSAGES_NOT_ORDERS
         return Prepared(spec, version, [Message("system", system), Message("user", user)], params, hits,
-                        owner=who.name)
+                        owner=who.name, language=language)
 
     async def generate(self, chat: ChatService, prepared: Prepared) -> AsyncIterator[str]:
         if prepared.declined:
@@ -375,6 +382,8 @@ class AppService:
             self.store.count_run(prepared.spec.id, self.usage_days)
         out = {"app": prepared.spec.id, "version": prepared.version, "output": output.strip(),
                "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL}
+        if prepared.language:  # for the Word document: Arabic, Farsi, ... are set right to left
+            out["language"] = prepared.language
         if prepared.spec.collection:
             out["citations"] = [asdict(c) for c in citations(output, prepared.hits)]
             out["passages"] = [asdict(c) for c in passages(output, prepared.hits)]

@@ -39,6 +39,8 @@ class PreviewRequest(BaseModel):
 class DocumentRequest(BaseModel):
     output: Annotated[str, Field(min_length=1, max_length=200_000)]
     draft: bool = False
+    language: Annotated[str | None, Field(max_length=120, description="the run's \"language\" (e.g. Arabisch):"
+                                          " a letter in Arabic, Farsi, ... is set right to left")] = None
 
 
 class Visibility(BaseModel):
@@ -130,7 +132,8 @@ async def run_app(app_id: str, body: RunRequest, apps: AppsDep, chat: ChatDep, w
 @router.post("/apps/{app_id}/document")
 async def document(app_id: str, body: DocumentRequest, apps: AppsDep, who: PrincipalDep) -> Response:
     """A generated text as a Word document with the facility's letterhead and the AI-draft mark."""
-    name, data = await run_in_threadpool(apps.document, who, app_id, body.output, body.draft)
+    name, data = await run_in_threadpool(apps.document, who, app_id, body.output, body.draft,
+                                         body.language)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": attachment(name)})
 

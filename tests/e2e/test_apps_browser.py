@@ -116,6 +116,12 @@ def test_a_care_worker_writes_a_parents_letter_and_downloads_it(site) -> None:
     page.wait_for_function(DONE.format(sel="#app-output"), timeout=120_000)
     no_error(page)
     page.screenshot(path=str(SHOTS / "apps-run.png"), full_page=True)
+    # a paragraph in Arabic reads right to left on the page (the tiny model writes none: one is added)
+    page.evaluate("""() => document.querySelector('#app-output .prose, #app-output').insertAdjacentHTML('beforeend',
+        '<p id="rtl-probe">[Name des Kindes] يمكنه المشاركة في الرحلة</p><p id="ltr-probe">Liebe Eltern</p>')""")
+    page.wait_for_selector("#rtl-probe[dir=rtl]", timeout=5_000)
+    assert page.get_attribute("#ltr-probe", "dir") is None
+    assert page.evaluate("getComputedStyle(document.querySelector('#rtl-probe')).textAlign") == "right"
     with page.expect_download() as download, page.expect_request("**/api/apps/elternbrief/document") as sent:
         page.click("#app-download")
     assert download.value.suggested_filename.startswith("Elternbrief-")
@@ -129,6 +135,7 @@ def test_a_care_worker_writes_a_parents_letter_and_downloads_it(site) -> None:
     assert props.content_status == "KI-Entwurf – ungeprüft" and "KI-generiert" in props.keywords
     assert props.author == "Kita Sonnenschein" and props.subject == "Elternbrief"
     output = sent.value.post_data_json["output"]
+    assert sent.value.post_data_json["language"] == "Ukrainisch"  # the chosen one: Arabic would be set RTL
     assert output.strip() and AI_MARK not in output  # the answer itself; the mark is the document's
     if two_languages(output):  # only when the tiny model kept to "## Deutsch" / "## <Sprache>"
         assert len(doc.tables) == 1 and len(doc.tables[0].columns) == 2

@@ -2,7 +2,8 @@
 
 A counsellor opens the interpreter from its tab, holds the talk button while the "microphone"
 speaks German, and sees her words and their translation appear; a care worker dictates into
-"Pflegebericht aus Diktat" and gets the text in the field. No request leaves the box.
+"Pflegebericht aus Diktat" and gets the text in the field; an app author dictates into a long-text
+field of the builder's trial form. No request leaves the box.
 """
 
 from __future__ import annotations
@@ -54,16 +55,16 @@ def heard_enough(text: str) -> bool:
     return len(set(words(text)) & set(words(SPOKEN))) >= 6
 
 
-def dictate(page, field: str) -> str:
+def dictate(page, field: str, within: str = "", button: str = "") -> str:
     """Click "Diktieren", let the microphone speak, click again; the field's text afterwards."""
-    before = len(page.input_value(f"#field-{field} textarea"))
-    page.click(f"#dictate-{field}")
-    page.wait_for_selector(f"#dictate-{field}.recording, #dictate-{field} .recording", timeout=10_000)
+    box, button = f"{within}#field-{field} textarea", button or f"#dictate-{field}"
+    before = len(page.input_value(box))
+    page.click(button)
+    page.wait_for_selector(f"{button}.recording, {button} .recording", timeout=10_000)
     page.wait_for_timeout(9_000)
-    page.click(f"#dictate-{field}")
-    page.wait_for_function(f"() => document.querySelector('#field-{field} textarea').value.length > {before + 30}",
-                           timeout=60_000)
-    return page.input_value(f"#field-{field} textarea")
+    page.click(button)
+    page.wait_for_function(f"() => document.querySelector('{box}').value.length > {before + 30}", timeout=60_000)
+    return page.input_value(box)
 
 
 def test_interpreter_shows_words_and_translation_while_talking(site) -> None:
@@ -118,5 +119,30 @@ def test_dictation_fills_the_field(site) -> None:
     text = dictate(page, "notizen")
     assert text.startswith("Zimmer 12:\n") and heard_enough(text), text  # added below what was typed
     assert page.inner_text("#dictate-notizen") == "Diktieren"
+    assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
+    context.close()
+
+
+def test_the_builders_trial_form_takes_dictation_too(site) -> None:
+    server, browser = site
+    requests: list[str] = []
+    context, page = sign_in(browser, server, "autor", requests)
+    context.grant_permissions(["microphone"], origin=server.url)
+    page.get_by_role("tab", name="App-Baukasten").click()
+    for label, kind in (("Notizen", "Langer Text"), ("Aufnahme", "Sprachaufnahme (Diktat, wird zu Text)"),
+                        ("Datum", "Datum")):
+        page.locator("#b-field-label textarea, #b-field-label input").first.fill(label)
+        page.locator("#b-field-type input").first.click()
+        page.get_by_role("option", name=kind, exact=True).click()
+        page.click("#b-field-add")
+        page.wait_for_function(f"() => document.querySelector('#b-field-list').innerText.includes('{label}')")
+    trial = "#b-trial-fields "
+    page.wait_for_selector(f"{trial}#b-dictate-notizen", timeout=30_000)
+    page.wait_for_selector(f"{trial}#b-dictate-aufnahme")
+    assert page.locator(f"{trial}.dictate").count() == 2  # long text and recording; not the date
+    page.fill(f"{trial}#field-notizen textarea", "Probe:")
+    text = dictate(page, "notizen", within=trial, button="#b-dictate-notizen")
+    assert text.startswith("Probe:\n") and heard_enough(text), text
+    assert page.inner_text("#b-dictate-notizen") == "Diktieren"
     assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
     context.close()

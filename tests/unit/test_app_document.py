@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from docx import Document
+from docx.enum.table import WD_TABLE_DIRECTION
 from PIL import Image
 
 from appliance.apps.document import AI_MARK, Letterhead, build, two_languages
@@ -118,3 +119,107 @@ def test_anything_but_one_letter_in_two_languages_stays_one_column_with_nothing_
         assert "Liebe Eltern," in body and "05.06.2026" in body
     assert "Bitte vor dem Versand prüfen." in "\n".join(
         p.text for p in Document(io.BytesIO(build("E", three, Letterhead("K"), "E"))).paragraphs)
+
+
+# the same letter in Arabic, as a multilingual model writes it: the placeholder stays in German
+ARABIC = """## Deutsch
+
+**Ausflug in den Tierpark**
+
+Liebe Eltern,
+
+am **Freitag, 12.06.2026**, fahren wir mit dem Bus in den Tierpark.
+
+- einen Rucksack mit Trinkflasche
+- einen Sonnenhut
+
+[Name des Kindes] darf teilnehmen: ☐ ja ☐ nein
+
+## Arabisch
+
+**رحلة إلى حديقة الحيوان**
+
+أعزاءنا الآباء والأمهات،
+
+في **يوم الجمعة 12.06.2026** سنذهب بالحافلة إلى حديقة الحيوان.
+
+- حقيبة ظهر مع زجاجة ماء
+- قبعة للشمس
+
+[Name des Kindes] يمكنه المشاركة في الرحلة: ☐ نعم ☐ لا
+
+12.06.2026
+"""
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _columns(text: str, language: str | None = None):
+    doc = Document(io.BytesIO(build("Elternbrief", text, Letterhead("Kita"), "Elternbrief", language=language)))
+    assert len(doc.tables) == 1
+    return doc.tables[0].rows[0].cells
+
+
+def _bidi(paragraph) -> bool:
+    return paragraph._p.pPr is not None and paragraph._p.pPr.find(f"{W}bidi") is not None
+
+
+def _rtl(run) -> bool:
+    return run._r.rPr is not None and run._r.rPr.find(f"{W}rtl") is not None
+
+
+def test_an_arabic_column_runs_right_to_left_and_the_german_one_stays_as_it_was() -> None:
+    german, arabic = _columns(ARABIC + "\n| Tag | Uhr |\n|---|---|\n| الجمعة | 9:00 |\n", "Arabisch")
+    assert arabic.paragraphs[0].text == "Arabisch" and "أعزاءنا" in arabic.text
+    assert all(_bidi(p) for p in arabic.paragraphs)  # every paragraph, the bullets and the heading too
+    # no w:jc: a right-to-left paragraph starts at the right margin; Word reads jc "right" in it as the left
+    assert all(p.alignment is None for p in arabic.paragraphs)
+    assert [p.text for p in arabic.paragraphs if p.style.name == "List Bullet"] == ["حقيبة ظهر مع زجاجة ماء",
+                                                                                     "قبعة للشمس"]
+    runs = {r.text: r for p in arabic.paragraphs for r in p.runs}
+    assert _rtl(runs["أعزاءنا الآباء والأمهات،"]) and _rtl(runs["12.06.2026"])  # a date alone runs with the column
+    assert not _rtl(runs["[Name des Kindes] "]) and not _rtl(runs["Arabisch"])  # Latin stays a left-to-right run
+    assert _rtl(runs["يمكنه المشاركة في الرحلة: ☐ نعم ☐ لا"])
+    assert arabic.tables[0].table_direction == WD_TABLE_DIRECTION.RTL
+    bold = runs["يوم الجمعة 12.06.2026"]._r.rPr
+    assert bold.find(f"{W}b") is not None and bold.find(f"{W}bCs") is not None  # bold for Arabic letters too
+
+    xml = german._tc.xml
+    assert "w:bidi" not in xml and "w:rtl" not in xml and "w:bCs" not in xml
+    assert "Liebe Eltern," in german.text and "[Name des Kindes] darf teilnehmen: ☐ ja ☐ nein" in german.text
+
+
+def test_the_chosen_language_decides_then_the_heading_then_the_letters() -> None:
+    untitled = ARABIC.replace("## Arabisch", "## Übersetzung")
+    ukrainian = LETTER.replace("## Ukrainisch", "## Übersetzung")
+    for text, language, rtl in (
+        (ARABIC, None, True),  # the heading names the language
+        (ARABIC.replace("## Arabisch", "## Farsi"), None, True),
+        (untitled, "Dari", True),  # the user chose it
+        (untitled, "Paschtu", True),
+        (untitled, None, True),  # nothing known: the letters are Arabic
+        (ukrainian, None, False),
+        (ukrainian, "Ukrainisch", False),
+        (LETTER, "Ukrainisch", False),
+        (untitled, "Türkisch", False),  # the user's choice wins over the letters (a model that got it wrong)
+        (ukrainian, "Arabisch", True),
+    ):
+        german, other = _columns(text, language)
+        assert all(_bidi(p) for p in other.paragraphs) is rtl, (text[-40:], language)
+        assert not any(_bidi(p) for p in german.paragraphs)
+
+
+def test_a_one_column_translation_sets_each_paragraph_by_its_letters() -> None:
+    text = ("Hier ist die Übersetzung:\n\nاین نامه برای والدین است.\n\n- کیف با بطری آب\n\n"
+            "[Name des Kindes]\n\n12.06.2026\n\n| روز | ساعت |\n|---|---|\n| جمعه | 9:00 |\n")
+    for language, neutral in (("Farsi", True), (None, False)):
+        doc = Document(io.BytesIO(build("Übersetzung", text, Letterhead("Kita"), "Text übersetzen",
+                                        language=language)))
+        paragraphs = {p.text: p for p in doc.paragraphs}
+        assert not _bidi(paragraphs["Hier ist die Übersetzung:"]) and not _bidi(paragraphs["[Name des Kindes]"])
+        assert _bidi(paragraphs["این نامه برای والدین است."]) and _bidi(paragraphs["کیف با بطری آب"])
+        assert _bidi(paragraphs["12.06.2026"]) is neutral  # no letters: as the chosen language runs
+        assert not _bidi(doc.paragraphs[0]) and not _bidi(doc.paragraphs[1])  # the AI mark and the title
+        cells = doc.tables[0].rows[0].cells
+        assert all(_bidi(c.paragraphs[0]) for c in cells)
+        assert doc.tables[0].table_direction == WD_TABLE_DIRECTION.RTL  # its first column on the right
+    assert "w:bidi" not in Document(io.BytesIO(build("E", LETTER, Letterhead("K"), "E"))).element.xml

@@ -219,3 +219,20 @@ async def test_word_document_with_branding_and_logo(box) -> None:
     assert "Haus Abendrot" in doc.sections[0].header.paragraphs[0].text
     assert doc.sections[0].header.part.related_parts  # the logo is in the letterhead
     assert doc.core_properties.content_status.startswith("KI-Entwurf")
+
+
+async def test_a_letter_in_arabic_comes_back_with_its_language_and_is_set_right_to_left(box) -> None:
+    anna = box["anna"]
+    run = (await anna.post("/api/apps/elternbrief/run", json={"inputs": {**EXAMPLE, "sprache": "Arabisch"}})).json()
+    assert run["language"] == "Arabisch"  # the chosen "Zweite Sprache", for the Word document
+    assert (await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})).json()["language"] == "Ukrainisch"
+    plain = (await anna.post("/api/apps/zusammenfassen/run", json={"inputs": {"text": "Ein langer Text."}})).json()
+    assert "language" not in plain
+    letter = "## Deutsch\n\nLiebe Eltern\n\n## Übersetzung\n\nأعزاءنا الآباء"
+    for language, rtl in (("Arabisch", True), (None, True), ("Türkisch", False)):
+        r = await anna.post("/api/apps/elternbrief/document", json={"output": letter, "language": language})
+        assert r.status_code == 200, r.text
+        german, other = Document(io.BytesIO(r.content)).tables[0].rows[0].cells
+        assert ("<w:bidi/>" in other._tc.xml) is rtl and "<w:bidi/>" not in german._tc.xml
+    r = await anna.post("/api/apps/elternbrief/document", json={"output": letter, "language": "x" * 121})
+    assert r.status_code == 422
