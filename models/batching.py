@@ -43,6 +43,9 @@ MIN_SHARED = 16
 STEP_SECONDS = 0.5
 """While others are writing, prompts are read in slices of about this much work per step."""
 
+MIN_READ = 32
+"""Prompt tokens a step reads at least, however slow the steps are."""
+
 
 class StepCost:
     """What a step costs: seconds = fixed + per_token * tokens, fitted over the recent steps (least
@@ -55,8 +58,8 @@ class StepCost:
     def add(self, tokens: int, seconds: float) -> None:
         self._steps.append((tokens, seconds))
 
-    def tokens_within(self, seconds: float) -> int | None:
-        """How many tokens a step of ``seconds`` holds; None until enough steps were seen."""
+    def _fit(self) -> tuple[float, float] | None:
+        """(fixed seconds, seconds per token), or None until enough steps were seen."""
         if len(self._steps) < 4:
             return None
         n = len(self._steps)
@@ -67,7 +70,22 @@ class StepCost:
         fixed = mean_y - per_token * mean_x
         if per_token <= 0 or fixed < 0:  # all steps alike, or noise: the plain average per token
             per_token, fixed = mean_y / max(mean_x, 1.0), 0.0
-        return max(0, int((seconds - fixed) / per_token))
+        return fixed, per_token
+
+    def tokens_within(self, seconds: float) -> int | None:
+        """How many tokens a step of ``seconds`` holds; None until enough steps were seen."""
+        fit = self._fit()
+        return None if fit is None else max(0, int((seconds - fit[0]) / fit[1]))
+
+    def reading_room(self, writers: int, seconds: float) -> int | None:
+        """Prompt tokens to read beside ``writers`` so that a step takes about ``seconds``, or, where
+        even the writers alone take longer (a big model on a CPU), at most twice what they take."""
+        fit = self._fit()
+        if fit is None:
+            return None
+        fixed, per_token = fit
+        limit = max(seconds, 2 * (fixed + per_token * writers))
+        return max(MIN_READ, int((limit - fixed) / per_token) - writers)
 
 
 def safe_prefix_len(text: str, stops: Sequence[str]) -> int:
@@ -366,9 +384,9 @@ class Scheduler:
         # token is never far away
         room = ctx.batch_size - ctx.size
         if writing:
-            fits = self._cost.tokens_within(STEP_SECONDS)
+            fits = self._cost.reading_room(len(writing), STEP_SECONDS)
             if fits is not None:
-                room = min(room, max(16, fits - len(writing)))
+                room = min(room, fits)
         reading = [j for j in self._active if j.reading and j.waiting_for is None]
         batch = list(writing)
         for job in sorted(reading, key=lambda j: j.number):
