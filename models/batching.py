@@ -21,12 +21,13 @@ arrive while their prefix is still being read wait for it instead of reading it 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from models.chat import Finish, QueueFull, TextDelta
@@ -45,6 +46,11 @@ STEP_SECONDS = 0.5
 
 MIN_READ = 32
 """Prompt tokens a step reads at least, however slow the steps are."""
+
+GATHER_SECONDS = 0.05
+"""Starting from idle, how long the first step waits for requests that are still being prepared
+(tokenized), so that prompts sent together are read together: one large batch costs far less per
+token than several small ones."""
 
 
 class StepCost:
@@ -192,6 +198,7 @@ class Scheduler:
         self._admissions = itertools.count(1)
         self._cond = threading.Condition()
         self._closing = False
+        self._preparing = 0
         self._cost = StepCost()
         self.stats = dict.fromkeys(
             ("admitted", "most_running", "most_waiting", "steps", "prefix_hits", "prefix_tokens_reused"), 0
@@ -200,6 +207,18 @@ class Scheduler:
         self._thread.start()
 
     # -- from any thread ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Around a request's preparation (template, tokens) before ``submit``."""
+        with self._cond:
+            self._preparing += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._preparing -= 1
+                self._cond.notify()
 
     def submit(self, job: Job) -> None:
         with self._cond:
@@ -247,8 +266,13 @@ class Scheduler:
     def _loop(self) -> None:
         while True:
             with self._cond:
+                idle = not self._active
                 while not self._closing and not self._queued and not self._active:
                     self._cond.wait()
+                if idle and self._preparing:  # others are on their way: read their prompts together
+                    deadline = time.monotonic() + GATHER_SECONDS
+                    while self._preparing and not self._closing and (left := deadline - time.monotonic()) > 0:
+                        self._cond.wait(left)
                 if self._closing:
                     break
                 admitted = self._admit()
@@ -318,6 +342,9 @@ class Scheduler:
     def _use(self, job: Job, prefix: Prefix, length: int) -> None:
         self.ctx.share(prefix.seq, job.seq, length)
         job.past = length
+        self._used(job, prefix, length)
+
+    def _used(self, job: Job, prefix: Prefix, length: int) -> None:
         job.reserved -= length  # those cells belong to the prefix
         self._reserved -= length
         job.uses = prefix
@@ -387,11 +414,13 @@ class Scheduler:
             fits = self._cost.reading_room(len(writing), STEP_SECONDS)
             if fits is not None:
                 room = min(room, fits)
-        reading = [j for j in self._active if j.reading and j.waiting_for is None]
+        reading = sorted((j for j in self._active if j.reading and j.waiting_for is None), key=lambda j: j.number)
         batch = list(writing)
-        for job in sorted(reading, key=lambda j: j.number):
-            if room <= 0:
-                break
+        i = 0
+        while i < len(reading) and room > 0:  # the list grows when others join a prefix read together
+            job = reading[i]
+            i += 1
+            room -= self._read_prefix_together(job, room, reading)
             end = min(len(job.tokens), job.past + room)
             for pos in range(job.past, end):
                 index = ctx.add(job.tokens[pos], pos, job.seq, pos == len(job.tokens) - 1)
@@ -416,6 +445,30 @@ class Scheduler:
             self._prefix_read(job)
         for index, job in at.items():
             self._take(job, job.sampler.sample(ctx.ctx, index))
+
+    def _read_prefix_together(self, job: Job, room: int, reading: list[Job]) -> int:
+        """A job about to read a prefix that others wait for (they arrived together) reads it once
+        for all of them: each prefix token goes into the batch for every one of their sequences and
+        the prefix's own. The others then read the rest of their prompts in the same step. Answers
+        the tokens added."""
+        prefix = job.makes
+        if prefix is None or prefix.ready or job.past or room < len(prefix.tokens):
+            return 0
+        riders = [w for w in self._active if w.waiting_for is prefix and w.wait_len == len(prefix.tokens)]
+        if not riders:
+            return 0
+        seqs = [job.seq, prefix.seq, *(w.seq for w in riders)]
+        for pos, token in enumerate(prefix.tokens):
+            self.ctx.add(token, pos, seqs, False)
+        job.past = len(prefix.tokens)
+        prefix.ready = True  # its cells are written by this very step
+        job.makes = None
+        for w in riders:
+            w.waiting_for = None
+            w.past = len(prefix.tokens)
+            self._used(w, prefix, len(prefix.tokens))
+            reading.append(w)
+        return len(prefix.tokens)
 
     def _take(self, job: Job, token: int) -> None:
         if self.model.is_end(token):

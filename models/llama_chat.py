@@ -159,22 +159,31 @@ class LlamaChatModel:
         chars = sum(len(m.content) for m in messages)
         if chars > self.context_length * 16:  # far beyond any tokenizer: refuse before the work
             raise ContextLengthExceeded(self.context_length, chars // 4, params.max_tokens)
-        tokens, template_stops = await asyncio.to_thread(self._prompt, messages)
-        budget = check_fits(self.context_length, len(tokens), params.max_tokens)
-        shared = await asyncio.to_thread(self._shared_len, messages, tokens)
+        with self._scheduler.preparing():
+            tokens, template_stops, shared = await asyncio.to_thread(self._prepare, messages)
+            budget = check_fits(self.context_length, len(tokens), params.max_tokens)
+            return self._submit(tokens, budget, [*template_stops, *params.stop], shared, params, owner,
+                                system_shared or not messages or messages[0].role != "system")
+
+    def _prepare(self, messages: Sequence[Message]) -> tuple[list[int], list[str], int]:
+        tokens, stops = self._prompt(messages)
+        return tokens, stops, self._shared_len(messages, tokens)
+
+    def _submit(self, tokens: list[int], budget: int, stops: list[str], shared: int, params: SamplingParams,
+                owner: str, everyones: bool) -> JobEvents:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         seed = params.seed if params.seed is not None else self._seed_source.randrange(2**31)
         job = Job(
             tokens=tokens,
             budget=budget,
-            stops=[*template_stops, *params.stop],
+            stops=stops,
             sampling=Sampling(params.temperature, params.top_p, params.repeat_penalty, seed),
             owner=owner,
             emit=lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
             shared_len=shared,
             # a system message sent by the caller is theirs; the template's own opening is everyone's
-            scope="" if system_shared or messages[0].role != "system" else owner,
+            scope="" if everyones else owner,
         )
         self._scheduler.submit(job)  # raises QueueFull before any event
         return JobEvents(self._scheduler, job, queue)

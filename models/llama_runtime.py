@@ -176,7 +176,7 @@ class LlamaContext:
         self.cells = L.llama_n_ctx(self.ctx)
         self.batch_size = batch_size
         self._memory = L.llama_get_memory(self.ctx)
-        self._batch = L.llama_batch_init(batch_size, 0, 1)
+        self._batch = L.llama_batch_init(batch_size, 0, sequences)  # a token may belong to several
         self.size = 0
 
     # -- the batch --------------------------------------------------------------------------
@@ -184,14 +184,20 @@ class LlamaContext:
     def clear(self) -> None:
         self.size = 0
 
-    def add(self, token: int, position: int, sequence: int, logits: bool) -> int:
-        """Add one token; answers its index in the batch (where its logits will be)."""
+    def add(self, token: int, position: int, sequence: int | Sequence[int], logits: bool) -> int:
+        """Add one token, for one sequence or several (a shared prefix read once for all of them);
+        answers its index in the batch (where its logits will be)."""
         i = self.size
         b = self._batch
         b.token[i] = token
         b.pos[i] = position
-        b.n_seq_id[i] = 1
-        b.seq_id[i][0] = sequence
+        if isinstance(sequence, int):
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = sequence
+        else:
+            b.n_seq_id[i] = len(sequence)
+            for k, seq in enumerate(sequence):
+                b.seq_id[i][k] = seq
         b.logits[i] = logits
         self.size = i + 1
         return i

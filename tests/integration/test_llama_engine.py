@@ -138,7 +138,8 @@ async def test_a_request_waits_until_the_kv_cache_has_room_for_its_answer(tmp_pa
     engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=4, kv_cache=2048))
     small = engines.chat(TEST_CHAT)
     try:
-        first = await small.stream(HELLO, SamplingParams(max_tokens=1500), owner="anna")
+        first = await small.stream([Message("user", "Tell a very long story.")], SamplingParams(max_tokens=1500),
+                                   owner="anna")
         await anext(first)
         second = asyncio.ensure_future(collect(small, say("Nebula"), SamplingParams(max_tokens=1500), owner="ben"))
         await asyncio.sleep(0.3)
@@ -194,6 +195,19 @@ async def test_a_shared_system_prompt_is_read_once(model) -> None:
     assert model.stats["prefix_hits"] == hits + 1  # ben's request started after the system prompt
     assert model.stats["prefix_tokens_reused"] >= 100
     assert text.strip() and finish.completion_tokens > 0
+
+
+async def test_requests_that_arrive_together_read_their_shared_system_prompt_once(model) -> None:
+    system = Message("system", "Du bist eine sorgfältige Assistenz für eine Kita. Antworte knapp. " * 8)
+    params = SamplingParams(max_tokens=16, temperature=0)
+    hits, steps = model.stats["prefix_hits"], model.stats["steps"]
+    results = await asyncio.gather(*(collect(model, [system, *say(w)], params, owner=f"u{i}", system_shared=True)
+                                     for i, w in enumerate(MARKERS[:6])))
+    assert model.stats["prefix_hits"] - hits == 5  # one read it for all six
+    for word, (text, _) in zip(MARKERS[:6], results, strict=True):
+        assert not [o for o in MARKERS if o != word and o.lower() in text.lower()], (word, text)
+    assert sum(w.lower() in t.lower() for w, (t, _) in zip(MARKERS[:6], results, strict=True)) >= 4
+    assert model.stats["steps"] - steps <= 16 + 1  # all six prompts in the first step, then writing together
 
 
 async def test_a_callers_own_system_prompt_serves_only_that_caller(model) -> None:
