@@ -135,12 +135,29 @@ async def prefix_reuse(url: str, key: str, model: str, runs: int) -> dict:
             "ratio": statistics.median(w / c for w, c in zip(warm, cold, strict=True))}
 
 
-async def levels(url: str, key: str, model: str, tokens: int, per_worker: int) -> dict:
-    bodies = [chat_body(model, prompt(i), tokens) for i in range(len(TOPICS))]
+LENGTHS = (1.0, 0.75, 1.25, 0.875, 1.125, 0.8, 1.2, 1.0)
+"""Answer lengths vary around --tokens as people's do, so the clients do not stay in lockstep."""
+
+
+async def levels(url: str, key: str, model: str, tokens: int, per_worker: int, stats) -> dict:
+    """Each level's figures, with a profile of the engine's steps meanwhile (``stats``: the model's)."""
+    bodies = [chat_body(model, prompt(i), round(tokens * LENGTHS[i])) for i in range(len(TOPICS))]
     out = {}
     for n in LEVELS:
+        before = stats()
         samples = await closed_loop(url, key, bodies, n, per_worker, deadline_s=600)
+        after = stats()
+        d = {k: after[k] - before[k] for k in after}
         out[n] = summary(samples)
+        out[n]["profile"] = {
+            "ms_per_step_writing_only": round(1000 * d["writing_seconds"] / max(d["writing_steps"], 1), 1),
+            "tokens_per_step_writing_only": round(d["tokens_written"] / max(d["steps"], 1), 1),
+            "ms_per_prompt_token_in_reading_steps": round(
+                1000 * d["reading_seconds"] / max(d["prompt_tokens_read"], 1), 2),
+            "prompt_tokens_read": int(d["prompt_tokens_read"]),
+            "share_of_time_reading": round(
+                d["reading_seconds"] / max(d["reading_seconds"] + d["writing_seconds"], 1e-9), 2),
+        }
     return out
 
 
@@ -170,7 +187,7 @@ def measure(engines, settings, model_id: str, path: Path, threads: int, tokens: 
             first_raw.append(raw.run(prompt_tokens, 1, cached=shared)[0])
             first_api += [api(1)[0], api(1)[0]]
             first_raw.append(raw.run(prompt_tokens, 1, cached=shared)[0])
-        loads = asyncio.run(levels(server.url, key, model_id, tokens, per_worker))
+        loads = asyncio.run(levels(server.url, key, model_id, tokens, per_worker, lambda: chat.stats))
         reuse = asyncio.run(prefix_reuse(server.url, key, model_id, runs))
     engines.close()
     raw_levels = {n: raw.run(prompt_tokens, tokens, n)[1] for n in LEVELS[1:]}
@@ -195,6 +212,8 @@ def measure(engines, settings, model_id: str, path: Path, threads: int, tokens: 
         "prefix": {"tokens": prefix_tokens, "cold_ttft_s": round(reuse["cold_ttft_s"], 3),
                    "warm_ttft_s": round(reuse["warm_ttft_s"], 3), "ratio": round(reuse["ratio"], 3)},
         "p95_ttft_8_over_1": round(loads[8]["ttft_p95_s"] / loads[1]["ttft_p95_s"], 2),
+        "p95_ttft_8_over_1_after_first_wave": round(
+            loads[8]["ttft_p95_after_first_wave_s"] / loads[1]["ttft_p95_after_first_wave_s"], 2),
         "p95_total_8_over_1": round(loads[8]["total_p95_s"] / loads[1]["total_p95_s"], 2),
     }
 
@@ -205,8 +224,11 @@ def markdown(c: dict) -> str:
         raw = c["raw_batch_decode"].get(n, {"times_one": 1.0})
         rows.append(f"| {n} | {s['requests']} | {s['aggregate_tokens_per_s']} | {s['times_one_stream']} "
                     f"| {raw['times_one']} | {s['ttft_p50_s']} / {s['ttft_p95_s']} "
-                    f"| {s['total_p50_s']} / {s['total_p95_s']} |")
+                    f"({s['ttft_p95_after_first_wave_s']}) | {s['total_p50_s']} / {s['total_p95_s']} |")
     p = c["prefix"]
+    eight = c["levels"]["8"]
+    prof = eight["profile"]
+    first_wave = 8 * (c["prompt_tokens"] - c["shared_prefix_tokens"]) + c["shared_prefix_tokens"]
     return f"""
 | measurement | appliance (HTTP API) | raw llama.cpp | ratio | target |
 |---|---|---|---|---|
@@ -221,14 +243,25 @@ the same {c['prompt_tokens'] - c['shared_prefix_tokens']} tokens (the template's
 | {p['warm_ttft_s']} (cold: {p['cold_ttft_s']}) | | {p['ratio']} | <= 0.2 |
 
 Concurrent streamed requests (closed loop: each client sends its next request when the last has
-ended; {c['prompt_tokens']}-token prompts on eight topics, greedy):
+ended; {c['prompt_tokens']}-token prompts on eight topics, answers of 0.75-1.25 x the length above, greedy):
 
-| streams | requests | aggregate tokens/s | x one stream | raw batch decode, x one | time to first token p50 / p95 (s) \
-| total per request p50 / p95 (s) |
+| streams | requests | aggregate tokens/s | x one stream | raw batch decode, x one | time to first token p50 / p95 \
+(p95 after the first wave) (s) | total per request p50 / p95 (s) |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Targets: x one stream >= 1.4 at 4 and >= 1.6 at 8; p95 at 8 streams <= 4 x p95 at 1 (time to first
-token: {c['p95_ttft_8_over_1']} x, total time: {c['p95_total_8_over_1']} x). "Raw batch decode" is the same
-batch loop in llama.cpp alone with every sequence's prompt already read: what this machine allows.
+Targets: x one stream >= 1.4 at 4 and >= 1.6 at 8; p95 at 8 streams <= 4 x p95 at 1: time to first
+token {c['p95_ttft_8_over_1']} x ({c['p95_ttft_8_over_1_after_first_wave']} x after the first wave), total
+time {c['p95_total_8_over_1']} x. "Raw batch decode" is the same batch loop in llama.cpp alone with every
+sequence's prompt already read: what this machine allows.
+
+Profile at 8 streams (the engine's own step timings): a step that only writes takes
+{prof['ms_per_step_writing_only']} ms for {prof['tokens_per_step_writing_only']} tokens; steps that also read
+prompts took {prof['ms_per_prompt_token_in_reading_steps']} ms per prompt token ({prof['prompt_tokens_read']} prompt
+tokens, {int(100 * prof['share_of_time_reading'])} % of the time). On a CPU reading a prompt is compute-bound: the
+first wave, eight requests sent at the same moment, needs about {first_wave} prompt tokens (the template's
+opening read once for all, the rest each) before the last of them can start, which alone is several times
+one request's {c['prompt_tokens'] - c['shared_prefix_tokens']} tokens; and a request's total time at 8 streams is
+bounded by 8 / (x one stream). Where a target above is missed, this is why; a GPU reads prompts
+hundreds of times faster.
 """

@@ -28,6 +28,7 @@ class Sample:
     tokens: int = 0
     status: int = 0
     retry_after: str | None = None
+    first_of_worker: bool = False
 
     @property
     def ttft(self) -> float | None:
@@ -81,7 +82,9 @@ async def closed_loop(url: str, key: str, bodies: list[dict], concurrency: int, 
         for i in range(per_worker):
             if time.perf_counter() > deadline:
                 return
-            samples.append(await one(client, url, key, bodies[(w * per_worker + i) % len(bodies)]))
+            sample = await one(client, url, key, bodies[(w * per_worker + i) % len(bodies)])
+            sample.first_of_worker = i == 0
+            samples.append(sample)
 
     async with httpx.AsyncClient(timeout=deadline_s + 60, limits=limits) as client:
         await asyncio.gather(*(worker(w, client) for w in range(concurrency)))
@@ -107,7 +110,9 @@ def summary(samples: list[Sample]) -> dict:
     tokens = sum(s.tokens for s in ok)
     ttft = [s.ttft for s in ok]
     total = [s.total for s in ok]
+    later = [s for s in ok if not s.first_of_worker]  # after the first wave, which arrives all at once
     return {
+        "ttft_p95_after_first_wave_s": round(nearest_rank([s.ttft for s in later], 0.95), 3) if later else None,
         "requests": len(ok),
         "refused": len(samples) - len(ok),
         "tokens": tokens,

@@ -200,8 +200,10 @@ class Scheduler:
         self._closing = False
         self._preparing = 0
         self._cost = StepCost()
-        self.stats = dict.fromkeys(
-            ("admitted", "most_running", "most_waiting", "steps", "prefix_hits", "prefix_tokens_reused"), 0
+        self.stats: dict[str, float] = dict.fromkeys(
+            ("admitted", "most_running", "most_waiting", "steps", "prefix_hits", "prefix_tokens_reused",
+             "reading_steps", "reading_seconds", "prompt_tokens_read", "writing_steps", "writing_seconds",
+             "tokens_written"), 0
         )
         self._thread = threading.Thread(target=self._loop, name="llama-batch", daemon=True)
         self._thread.start()
@@ -439,8 +441,14 @@ class Scheduler:
             for job in batch:
                 self._finish(job, "cancelled", error=exc)
             return
-        self._cost.add(ctx.size, time.monotonic() - started)
+        took = time.monotonic() - started
+        self._cost.add(ctx.size, took)
         self.stats["steps"] += 1
+        kind = "reading" if ctx.size > len(writing) else "writing"  # a profile for the benchmark
+        self.stats[f"{kind}_steps"] += 1
+        self.stats[f"{kind}_seconds"] += took
+        self.stats["prompt_tokens_read"] += ctx.size - len(writing)
+        self.stats["tokens_written"] += len(writing)
         for job in reading:
             self._prefix_read(job)
         for index, job in at.items():

@@ -194,7 +194,7 @@ class LlamaChatModel:
         return self._scheduler.busy
 
     @property
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         return dict(self._scheduler.stats)
 
     def close(self) -> None:
