@@ -18,7 +18,17 @@ pytestmark = pytest.mark.browser
 
 USERS = 20
 ANSWER_TOKENS = 64
-START_WITHIN_S = 60  # for the tiny model on two busy cores; the benchmark measures the real figures
+# the twenty browsers share the two cores with the model here (on a box they are twenty tablets): measured
+# 3-36 s; the engine itself admits all twenty at once (most_waiting) and `make bench` measures its figures
+START_WITHIN_S = 60
+# run in the page before Enter: note (browser clock, ms) when the last answer first shows text
+WATCH_ANSWER = f"""() => {{
+    const read = {LAST_BOT_TEXT};
+    window.answerShownAt = null;
+    const timer = setInterval(() => {{
+        if ((read() || "").trim()) {{ window.answerShownAt = Date.now(); clearInterval(timer); }}
+    }}, 100);
+}}"""
 
 
 @pytest.fixture
@@ -53,22 +63,23 @@ def test_twenty_people_at_shift_change_all_see_their_answers_start(crowd) -> Non
     model._scheduler.stats["most_waiting"] = 0
     sent = []
     for _, page in pages:  # one after the other, as fast as people press the button
+        page.evaluate(WATCH_ANSWER)
         page.locator("#chat-input textarea").press("Enter")
-        sent.append(time.monotonic())
+        sent.append(time.time())
 
-    started: dict[int, float] = {}
-    deadline = time.monotonic() + START_WITHIN_S
-    while len(started) < USERS and time.monotonic() < deadline:
-        for i, (_, page) in enumerate(pages):
-            if i not in started and (page.evaluate(LAST_BOT_TEXT) or "").strip():
-                started[i] = time.monotonic() - sent[i]
-        time.sleep(0.2)
+    # each browser notes the moment its answer appeared (asking twenty pages in turn would be late itself)
+    deadline = time.monotonic() + START_WITHIN_S + 30
+    shown: list[float | None] = [None] * USERS
+    while None in shown and time.monotonic() < deadline:
+        shown = [page.evaluate("() => window.answerShownAt ?? null") for _, page in pages]
+        time.sleep(0.5)
+    started = {i: at / 1000 - sent[i] for i, at in enumerate(shown) if at is not None}
     waiting = sorted(set(range(USERS)) - set(started))
-    assert not waiting, f"no answer started within {START_WITHIN_S} s for users {waiting}"
+    assert not waiting, f"no answer started within {START_WITHIN_S + 30} s for users {waiting}"
     assert model.stats["admitted"] - admitted == USERS
     assert model.stats["most_waiting"] == 0, "some requests waited for others to end"
     slowest = max(started.values())
-    assert slowest < START_WITHIN_S
+    assert slowest < START_WITHIN_S, f"answers started after {sorted(round(s, 1) for s in started.values())} s"
     for context, _ in pages:
         context.close()
     deadline = time.monotonic() + 60

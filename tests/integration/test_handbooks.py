@@ -118,7 +118,7 @@ async def test_upload_search_ask_replace_delete(box, spy) -> None:
     assert index.vectors.count("Hygieneplan", new_id) == 0 and index.chunk_count(new_id) == 0
     assert not list((app.state.settings.storage.data_dir / "documents").iterdir())
     r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "Was tun bei Norovirus?"})
-    assert r.json() == {"answer": NOTHING_FOUND, "citations": [], "ai_generated": True}
+    assert r.json() == {"answer": NOTHING_FOUND, "citations": [], "passages": [], "ai_generated": True}
 
 
 async def test_a_page_that_gives_orders_stays_data(box, spy) -> None:
