@@ -151,7 +151,7 @@ async def levels(url: str, key: str, model: str, tokens: int, per_worker: int, s
         out[n] = summary(samples)
         out[n]["profile"] = {
             "ms_per_step_writing_only": round(1000 * d["writing_seconds"] / max(d["writing_steps"], 1), 1),
-            "tokens_per_step_writing_only": round(d["tokens_written"] / max(d["steps"], 1), 1),
+            "tokens_written_per_step": round(d["tokens_written"] / max(d["steps"], 1), 1),
             "ms_per_prompt_token_in_reading_steps": round(
                 1000 * d["reading_seconds"] / max(d["prompt_tokens_read"], 1), 2),
             "prompt_tokens_read": int(d["prompt_tokens_read"]),
@@ -230,8 +230,7 @@ def markdown(c: dict) -> str:
                     f"| {raw['times_one']} | {s['ttft_p50_s']} / {s['ttft_p95_s']} "
                     f"({s['ttft_p95_after_first_wave_s']}) | {s['total_p50_s']} / {s['total_p95_s']} |")
     p = c["prefix"]
-    eight = c["levels"]["8"]
-    prof = eight["profile"]
+    prof = c["levels"]["8"]["profile"]
     rounds = ", ".join(str(r) for r in c.get("decode_ratio_rounds", []))
     first_wave = 8 * (c["prompt_tokens"] - c["shared_prefix_tokens"]) + c["shared_prefix_tokens"]
     return f"""
@@ -261,9 +260,10 @@ time {c['p95_total_8_over_1']} x. "Raw batch decode" is the same batch loop in l
 sequence's prompt already read: what this machine allows.
 
 Profile at 8 streams (the engine's own step timings): a step that only writes takes
-{prof['ms_per_step_writing_only']} ms for {prof['tokens_per_step_writing_only']} tokens; steps that also read
-prompts took {prof['ms_per_prompt_token_in_reading_steps']} ms per prompt token ({prof['prompt_tokens_read']} prompt
-tokens, {int(100 * prof['share_of_time_reading'])} % of the time). On a CPU reading a prompt is compute-bound: the
+{prof['ms_per_step_writing_only']} ms; steps wrote {prof['tokens_written_per_step']} tokens on average; steps that
+also read prompts took {prof['ms_per_prompt_token_in_reading_steps']} ms per prompt token
+({prof['prompt_tokens_read']} prompt tokens, {int(100 * prof['share_of_time_reading'])} % of the time). On a CPU
+reading a prompt is compute-bound: the
 first wave, eight requests sent at the same moment, needs about {first_wave} prompt tokens (the template's
 opening read once for all, the rest each) before the last of them can start, which alone is several times
 one request's {c['prompt_tokens'] - c['shared_prefix_tokens']} tokens; and a request's total time at 8 streams is

@@ -1,6 +1,7 @@
 """The batching scheduler's arithmetic: the step cost model, shared prefixes, stop strings."""
 
-from models.batching import StepCost, common_length, safe_prefix_len
+from models.batching import common_length, safe_prefix_len
+from models.step_cost import StepCost
 
 
 def test_step_cost_learns_fixed_and_per_token_parts() -> None:
