@@ -98,6 +98,12 @@ class WhisperTranscriber:
             language_probability=float(info.language_probability),
         )
 
+    @property
+    def library_model(self):
+        """faster-whisper's WhisperModel itself: benchmarks/speech.py calls it directly to measure
+        what this class and the endpoint add."""
+        return self._model
+
     def warm_up(self) -> None:
         """One short transcription at start-up, so the first person does not wait for the caches."""
         noise = np.random.default_rng(0).normal(0, 0.05, 16_000).astype(np.float32)
