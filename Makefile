@@ -27,9 +27,10 @@ $(INSTALLED): pyproject.toml
 		if L.llama_supports_gpu_offload() else 'for the CPU only')"
 	@touch $@
 
-setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models (and the tests' Piper voice)
+setup: $(INSTALLED) ## create .venv, install, fetch and verify the default models (and the tests' Piper voice and tiny.en)
 	$(APPLIANCE) models fetch
 	$(APPLIANCE) models fetch piper-en-us-joe-medium
+	$(APPLIANCE) models fetch whisper-tiny.en
 
 run: setup speech-tools ## set up if needed, then serve at http://127.0.0.1:8080
 	$(APPLIANCE) serve
