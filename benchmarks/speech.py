@@ -286,7 +286,7 @@ mishears; a person speaks differently, so none of these figures is what staff wi
 RTF = processing seconds / audio seconds. Endpoint: `POST /v1/audio/transcriptions` through the `openai`
 client over HTTP, timed with upload and decoding. Raw library: faster-whisper's `WhisperModel.transcribe`
 with the parameters the appliance passes, on the same audio, decoded beforehand, called directly on the model
-object the service loaded (two copies of the same model differed by up to 8 % on this machine with identical
+object the service loaded (two copies of the same model differed by up to 10 % on this machine with identical
 calls, more than the endpoint adds; the device and compute type are checked). Ratio: endpoint / raw
 library, the median per clip (the ratio of the totals in brackets). Each clip runs twice through both, in the
 order raw, endpoint, endpoint, raw, and counts with the faster of its two runs; the dictation, one long clip,
@@ -360,7 +360,7 @@ def main() -> None:
         engines = load_engines(settings)
         results["load_s"] = round(time.perf_counter() - start, 1)
         # the raw library is the model object the service loaded, called directly: two copies of the
-        # same model differed by up to 8 % here with identical calls, more than the endpoint adds
+        # same model differed by up to 10 % here with identical calls, more than the endpoint adds
         raw = engines.transcribers["whisper-base"].library_model
         if (raw.model.device, raw.model.compute_type) != ("cpu", "int8_float32"):
             raise SystemExit(f"whisper-base runs as {raw.model.device}/{raw.model.compute_type}, not cpu/int8")
