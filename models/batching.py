@@ -338,11 +338,13 @@ class Scheduler:
                 self._match_prefix(job)
 
     def _prefix_read(self, job: Job) -> None:
+        """After a step: a prefix this job has read is ready; whoever waited for it goes on."""
         prefix = job.makes
-        if prefix is None or prefix.ready or job.past < len(prefix.tokens):
+        if prefix is None or job.past < len(prefix.tokens):
             return
-        self.ctx.share(job.seq, prefix.seq, len(prefix.tokens))
-        prefix.ready = True
+        if not prefix.ready:  # read in the job's own sequence: copy its cells to the prefix's
+            self.ctx.share(job.seq, prefix.seq, len(prefix.tokens))
+            prefix.ready = True
         job.makes = None
         for other in self._active:
             if other.waiting_for is prefix:
@@ -423,8 +425,7 @@ class Scheduler:
         for pos, token in enumerate(prefix.tokens):
             self.ctx.add(token, pos, seqs, False)
         job.past = len(prefix.tokens)
-        prefix.ready = True  # its cells are written by this very step
-        job.makes = None
+        prefix.ready = True  # its cells are written by this very step; _prefix_read lets the rest go on after it
         for w in riders:
             w.waiting_for = None
             w.past = len(prefix.tokens)

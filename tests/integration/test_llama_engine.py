@@ -210,6 +210,20 @@ async def test_requests_that_arrive_together_read_their_shared_system_prompt_onc
     assert model.stats["steps"] - steps <= 16 + 1  # all six prompts in the first step, then writing together
 
 
+async def test_a_request_that_shares_only_part_of_a_prompt_read_together_is_not_left_waiting(model) -> None:
+    """Two requests with the same system prompt arrive with a third whose system prompt starts the
+    same but goes on: the first two read theirs together, the third reuses what it shares."""
+    base = "Du bist eine sorgfältige Assistenz für eine Kita. Antworte knapp. " * 8
+    params = SamplingParams(max_tokens=8, temperature=0)
+    prompts = [[Message("system", base), *say(MARKERS[0])], [Message("system", base), *say(MARKERS[1])],
+               [Message("system", base + "Schreibe auf Deutsch."), *say(MARKERS[2])]]
+    hits = model.stats["prefix_hits"]
+    results = await asyncio.wait_for(asyncio.gather(
+        *(collect(model, p, params, owner=f"k{i}", system_shared=True) for i, p in enumerate(prompts))), 120)
+    assert all(finish.completion_tokens > 0 for _, finish in results)
+    assert model.stats["prefix_hits"] - hits == 2  # the second whole, the third the part it shares
+
+
 async def test_a_callers_own_system_prompt_serves_only_that_caller(model) -> None:
     system = Message("system", "Notiz zu Frau Beispiel, Zimmer 12, geboren am 01.02.1940. " * 6)
     params = SamplingParams(max_tokens=8, temperature=0)
