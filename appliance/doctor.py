@@ -9,8 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Literal
 
-from appliance import offline
 from appliance.config import Settings
+from appliance.infra import offline
 from models.catalog import load_catalog
 from models.store import FileState, check_model, fix_command
 

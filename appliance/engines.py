@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from appliance.config import Settings
+from appliance.infra.errors import ApiError
 from models.catalog import CatalogEntry, load_catalog
 from models.chat import ChatModel
 from models.embeddings import Embedder
@@ -73,6 +74,105 @@ class Engines:
         self.transcribers.clear()
         self.embedder = None
         self.voices.clear()
+
+
+def unknown_model_error(exc: UnknownModel) -> ApiError:
+    known = ", ".join(exc.known) or "-"
+    return ApiError(
+        404,
+        f"Das Modell '{exc.model_id}' gibt es hier nicht (als {exc.kind}-Modell). Verfügbar: {known}.",
+        f"The model '{exc.model_id}' does not exist here (as a {exc.kind} model). Available: {known}.",
+        code="model_not_found",
+        param="model",
+    )
+
+
+def not_ready_error() -> ApiError:
+    return ApiError(503, "Die Modelle werden noch geladen. Bitte kurz warten.",
+                    "The models are still loading. Please wait a moment.", code="not_ready",
+                    headers={"Retry-After": "5"})
+
+
+class Models:
+    """The engines as the services see them, from the moment the service is built: the lifespan
+    loads the models in the background and hands them over here; until then (or when loading
+    failed) asking for a model answers 503. Unknown model names answer 404 here, in one place."""
+
+    def __init__(self, engines: Engines | None = None) -> None:
+        self._engines = engines
+        self.load_error: str | None = None
+
+    def loaded(self, engines: Engines) -> None:
+        self._engines = engines
+
+    def failed(self, error: str) -> None:
+        self.load_error = error
+
+    @property
+    def ready(self) -> bool:
+        return self._engines is not None
+
+    @property
+    def engines(self) -> Engines:
+        if self._engines is None:
+            raise not_ready_error()
+        return self._engines
+
+    def chat_ids(self) -> list[str]:
+        """The chat models to choose from (none while loading); the first answers by default."""
+        return list(self._engines.chat_models) if self._engines is not None else []
+
+    def chat(self, model_id: str | None) -> ChatModel:
+        try:
+            return self.engines.chat(model_id)
+        except UnknownModel as exc:
+            raise unknown_model_error(exc) from None
+
+    def embedder(self, model_id: str | None = None) -> Embedder:
+        try:
+            return self.engines.embeddings(model_id)
+        except UnknownModel as exc:
+            raise unknown_model_error(exc) from None
+
+    def transcriber(self, model_id: str | None = None) -> Transcriber:
+        try:
+            return self.engines.transcriber(model_id)
+        except UnknownModel as exc:
+            raise unknown_model_error(exc) from None
+
+    def voices(self) -> dict[str, Voice]:
+        """The loaded Piper voices by language (none while loading)."""
+        return self._engines.voices if self._engines is not None else {}
+
+    def close(self) -> None:
+        if self._engines is not None:
+            self._engines.close()
+
+
+class LoadingEmbedder:
+    """The embedding model of ``Models`` as an Embedder, for the handbook index built before the
+    models are loaded: until then each call answers 503 (the models are still loading)."""
+
+    def __init__(self, models: Models) -> None:
+        self._models = models
+
+    @property
+    def id(self) -> str:
+        return self._models.embedder().id
+
+    @property
+    def dimensions(self) -> int:
+        return self._models.embedder().dimensions
+
+    @property
+    def max_tokens(self) -> int:
+        return self._models.embedder().max_tokens
+
+    def count_tokens(self, texts):
+        return self._models.embedder().count_tokens(texts)
+
+    def embed(self, texts):
+        return self._models.embedder().embed(texts)
 
 
 def load_engines(settings: Settings) -> Engines:

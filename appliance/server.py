@@ -12,16 +12,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from appliance.accounts import Accounts
-from appliance.apps.service import AppService
-from appliance.branding import BrandingStore
+from appliance.api.routers import apps, audio, branding, chat, embeddings, handbooks, health, interpret, openai_models
 from appliance.config import Settings
-from appliance.db import Database
-from appliance.engines import Engines, load_engines
-from appliance.errors import install_error_handlers
-from appliance.middleware import BodyLimit
-from appliance.routers import apps, audio, branding, chat, embeddings, handbooks, health, interpret, openai_models
-from appliance.throttle import LoginThrottle
+from appliance.engines import Engines, Models, load_engines
+from appliance.infra.db import Database
+from appliance.infra.errors import install_error_handlers
+from appliance.infra.middleware import BodyLimit
+from appliance.services import Services, build_services
 
 log = logging.getLogger(__name__)
 
@@ -65,40 +62,30 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     data_dir = prepare_data_dir(settings)
     db = Database(settings.database_url)
     db.migrate()
+    models = Models(engines)
+    handbooks_on = engines.embedder is not None if engines is not None else bool(settings.models.embedding)
+    services = build_services(settings, db, models, handbooks_on)
+    if engines is not None:
+        offer_sample(services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loader = None
-        if app.state.engines is None:
-            loader = asyncio.create_task(_load(app, settings))
+        loader = asyncio.create_task(_load(services)) if engines is None else None
         try:
             yield
         finally:
-            if app.state.handbooks is not None:
-                app.state.handbooks.close()
+            services.close()
             if loader is not None:  # we loaded the models, so we close them; given engines stay open
                 loader.cancel()
-                if app.state.engines is not None:
-                    app.state.engines.close()
+                models.close()
             db.dispose()
 
     app = FastAPI(title="KI-Assistenz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.settings = settings
-    app.state.db = db
-    app.state.accounts = Accounts(db)
-    app.state.engines = engines
-    app.state.handbooks = None
-    app.state.branding = BrandingStore(db.engine, data_dir)
-    app.state.apps = AppService(db.engine, branding=app.state.branding, usage_days=settings.apps.usage_days)
-    if engines is not None:
-        attach_handbooks(app, settings, db, engines)
-    app.state.load_error = None
-    app.state.login_throttle = LoginThrottle()
-    app.state.setup_code = secrets.token_hex(4).upper()
-    if app.state.accounts.count() == 0:
+    app.state.services = services
+    if services.accounts.count() == 0:
         log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät %s://%s:%s/setup öffnen; von einem"
                     " anderen Gerät aus ist der Einrichtungscode %s nötig.", settings.server.scheme,
-                    settings.server.host, settings.server.port, app.state.setup_code)
+                    settings.server.host, settings.server.port, services.signin.setup_code)
 
     install_error_handlers(app)
     for router in (health.router, openai_models.router, chat.router, embeddings.router, audio.router,
@@ -123,23 +110,19 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     return app
 
 
-def attach_handbooks(app: FastAPI, settings: Settings, db: Database, engines: Engines) -> None:
-    """Handbooks need the embedding model; without one they stay off (503 with the reason)."""
-    if engines.embedder is not None:
-        from appliance.handbooks_service import HandbookService
-
-        app.state.handbooks = HandbookService(settings, db.engine, engines.embedder)
-        app.state.apps.handbooks = app.state.handbooks
-        if settings.handbooks.sample:
-            app.state.handbooks.offer_sample(settings.storage.data_dir)
+def offer_sample(services: Services) -> None:
+    """A new box gets the sample handbook once (handbooks.sample), so a newcomer can try the assistant."""
+    if services.handbooks is not None and services.settings.handbooks.sample:
+        services.handbooks.offer_sample(services.settings.storage.data_dir)
 
 
-async def _load(app: FastAPI, settings: Settings) -> None:
+async def _load(services: Services) -> None:
+    models = services.models
     try:
-        engines = await asyncio.to_thread(load_engines, settings)
-        await asyncio.to_thread(attach_handbooks, app, settings, app.state.db, engines)
-        app.state.engines = engines
-        log.info("ready: %s", ", ".join(app.state.engines.entries))
+        engines = await asyncio.to_thread(load_engines, services.settings)
+        models.loaded(engines)
+        await asyncio.to_thread(offer_sample, services)
+        log.info("ready: %s", ", ".join(engines.entries))
     except Exception as exc:  # reported by /readyz and in the log; the process stays up for it
-        app.state.load_error = str(exc)
+        models.failed(str(exc))
         log.error("models could not be loaded: %s", exc)

@@ -174,8 +174,8 @@ def measure(engines, settings, model_id: str, path: Path, threads: int, tokens: 
     prefix_tokens = chat.count_prompt_tokens([Message("system", handbook_text(0, 1000)), Message("user", "x")])
     raw = RawLlama(path, settings.models.context_size, threads, max(LEVELS))
     app = create_app(settings, engines=engines, mount_ui=False)
-    app.state.accounts.add("bench", "it_admin", "bench-password")
-    key, _ = app.state.accounts.create_key("bench")
+    app.state.services.accounts.add("bench", "it_admin", "bench-password")
+    key, _ = app.state.services.accounts.create_key("bench")
     with LiveServer(app) as server:
         api = lambda n: asyncio.run(api_run(server.url, key, model_id, n))  # noqa: E731
         api(4), raw.run(prompt_tokens, 4)  # warm-up

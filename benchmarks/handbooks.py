@@ -53,8 +53,8 @@ def settings_for(data_dir: Path, embedding: str):
 
 
 def quality_and_ingestion(embedding: str) -> dict:
-    from appliance.db import Database
-    from appliance.handbooks_service import HandbookService
+    from appliance.handbooks.service import HandbookService
+    from appliance.infra.db import Database
     from models.embeddings import SentenceTransformerEmbedder
     from rag.answer import relevant
     from rag.chunking import chunk_document
@@ -120,7 +120,7 @@ def search_latency(sizes: list[int], sentences: list[str], questions: list[str],
     text with its real word frequencies; vectors are random unit vectors (embedding 100k chunks would
     measure the embedding model, not the search).
     """
-    from appliance.db import Database
+    from appliance.infra.db import Database
     from rag.chunking import Chunk
     from rag.index import DocumentInfo, HandbookIndex, _now
     from rag.search import query_terms

@@ -76,8 +76,8 @@ def embeddings_bench(engines, settings) -> dict:
     model.encode(texts, batch_size=32, normalize_embeddings=True)
     raw = len(texts) / (time.perf_counter() - start)
     app = create_app(settings, engines=engines, mount_ui=False)
-    app.state.accounts.add("bench2", "it_admin", "bench-password")
-    key, _ = app.state.accounts.create_key("bench2")
+    app.state.services.accounts.add("bench2", "it_admin", "bench-password")
+    key, _ = app.state.services.accounts.create_key("bench2")
     with LiveServer(app) as server, httpx.Client(timeout=600) as client:
         client.post(f"{server.url}/v1/embeddings", json={"input": texts},
                     headers={"Authorization": f"Bearer {key}"}).raise_for_status()

@@ -365,8 +365,8 @@ def main() -> None:
         if (raw.model.device, raw.model.compute_type) != ("cpu", "int8_float32"):
             raise SystemExit(f"whisper-base runs as {raw.model.device}/{raw.model.compute_type}, not cpu/int8")
         app = create_app(settings, engines=engines, mount_ui=False)
-        app.state.accounts.add("bench", "it_admin", "bench-password")
-        key, _ = app.state.accounts.create_key("bench")
+        app.state.services.accounts.add("bench", "it_admin", "bench-password")
+        key, _ = app.state.services.accounts.create_key("bench")
         with LiveServer(app) as server:
             client = OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=600)
             api_transcribe(client, de[0].path, "de")  # warm-up of the HTTP path

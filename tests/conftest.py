@@ -195,7 +195,7 @@ def openai_client(live_server):
     """The official openai client with a fresh staff key against the live server."""
     import openai
 
-    accounts = live_server.app.state.accounts
+    accounts = live_server.app.state.services.accounts
     accounts.add("anna", "staff", "geheim123")
     key, _ = accounts.create_key("anna", "openai-test")
     return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=120)

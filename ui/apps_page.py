@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from pydantic import ValidationError
 
-from appliance.accounts import Role
+from appliance.apps.files import FileInput
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputField, InputType
-from appliance.branding import Branding
-from appliance.chat_service import ChatService
-from appliance.errors import ApiError
+from appliance.infra.errors import ApiError
+from appliance.people.accounts import Role
+from appliance.people.branding import BrandingService
 from ui.dictation import dictate_button
 from ui.handbook_page import sources_html
 from ui.i18n import t
@@ -48,7 +47,7 @@ async (text, appId, draft, language) => {
 
 
 def _error(exc: ApiError, lang: str) -> gr.Error:
-    return gr.Error(exc.en if lang == "en" else exc.de)
+    return gr.Error(exc.message(lang))
 
 
 def _component(field: InputField, lang: str):
@@ -70,25 +69,23 @@ def _component(field: InputField, lang: str):
     return gr.Textbox(lines=lines, max_lines=1 if lines == 1 else 30, max_length=field.limit, **common)
 
 
-def _file_text(path: Any) -> str:
-    """The text of an uploaded document; the upload itself is removed at once."""
-    from rag.parsers import parse
-
+def _upload(path: Any) -> FileInput | None:
+    """The uploaded document for the app service to read; Gradio's copy is removed at once."""
     if not path:
-        return ""
+        return None
     file = Path(str(path))
     try:
-        parsed = parse(file.read_bytes(), file.name)
+        return FileInput(file.name, file.read_bytes())
     finally:
         file.unlink(missing_ok=True)
-    return "\n\n".join(b.text for p in parsed.pages for b in p.blocks)
 
 
-def _values(spec: AppSpec, raw: tuple) -> dict[str, Any]:
+def _values(fields: Sequence[InputField], raw: tuple) -> dict[str, Any]:
+    """The form's values by field name, as the app service takes them (documents as uploads)."""
     values: dict[str, Any] = {}
-    for field, value in zip(spec.inputs, raw, strict=True):
+    for field, value in zip(fields, raw, strict=True):
         if field.type is InputType.file:
-            value = _file_text(value)
+            value = _upload(value)
         elif field.type is InputType.number and value is not None:
             value = float(value)
         values[field.name] = value
@@ -119,8 +116,7 @@ def _tools(lang: str) -> list[dict[str, Any]]:
              "description": t("interp_tile", lang), "status": "published", "enabled": True, "link": "/interpreter"}]
 
 
-def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],
-           page: gr.Blocks) -> None:
+def render(session: UISession, apps: AppService, branding: BrandingService, page: gr.Blocks) -> None:
     selected = gr.State("")
     with gr.Column(elem_id="apps-catalogue") as catalogue:
         with gr.Row():
@@ -132,8 +128,8 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         @gr.render(inputs=[query, area], triggers=[page.load, query.change, area.change])
         def tiles(text: str, chosen: str, request: gr.Request) -> None:
             principal, lang = session.who(request)
-            service = apps()
-            if service is None or principal is None:
+            service = apps
+            if principal is None:
                 return
             needle = (text or "").casefold().strip()
             shown = [a for a in [*service.list(principal), *_tools(lang)]
@@ -165,15 +161,15 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         @gr.render(inputs=[selected], triggers=[selected.change])
         def form(app_id: str, request: gr.Request) -> None:
             principal, lang = session.who(request)
-            service = apps()
-            if not app_id or service is None or principal is None:
+            service = apps
+            if not app_id or principal is None:
                 return
             draft = service.is_author(principal)
             try:
                 spec = service.spec(principal, app_id, draft)
                 meta = service.get(principal, app_id, draft)["meta"]
             except ApiError as exc:
-                gr.Markdown(exc.en if lang == "en" else exc.de)
+                gr.Markdown(exc.message(lang))
                 return
             head = f"## {spec.icon} {html.escape(spec.title)}\n\n{html.escape(spec.description)}"
             if spec.note:
@@ -203,22 +199,17 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
             async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict]]:
                 principal, lang = session.who(request)
-                chat_service = chat()
-                if chat_service is None or principal is None:
+                if principal is None:
                     raise gr.Error(t("models_loading", lang))
                 try:
-                    values = await asyncio.to_thread(_values, spec, raw_values)
-                    current, version, _ = service.resolve(principal, app_id, draft)
-                    prepared = await asyncio.to_thread(service.prepare, principal, current, version, values)
-                    text = ""
+                    values = await asyncio.to_thread(_values, spec.inputs, raw_values)
+                    answer = await service.run(principal, app_id, values, draft)
                     yield "", "", "", gr.update(interactive=False)
-                    async for text in growing(service.generate(chat_service, prepared)):
+                    async for text in growing(answer):
                         yield text, "", "", gr.update(interactive=False)
                 except ApiError as exc:
                     raise _error(exc, lang) from None
-                except ValueError as exc:  # a file that cannot be read
-                    raise gr.Error(str(exc)) from None
-                result = service.result(prepared, text)
+                result = answer.result or {}
                 sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
                 shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
                 yield shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True)
@@ -248,10 +239,10 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
     def on_load(request: gr.Request):
         principal, lang = session.who(request)
-        service = apps()
-        is_admin = bool(service and principal and principal.role is Role.facility_admin)
-        every = service.list(principal) if is_admin else []
-        rows = [[u["app"], u["day"], u["runs"]] for u in service.usage(principal)] if is_admin else []
+        is_admin = bool(principal and principal.role is Role.facility_admin)
+        every = apps.list(principal) if is_admin else []
+        rows = [[u["app"], u["day"], u["runs"]] for u in apps.usage(principal)] if is_admin else []
+        brand = branding.get()
         return (gr.update(label=t("apps_search", lang), placeholder=t("apps_search_placeholder", lang)),
                 gr.update(label=t("apps_area", lang),
                           choices=[(t("apps_all_areas", lang), "")] + [(a, a) for a in AREAS]),
@@ -259,28 +250,19 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                 gr.update(visible=is_admin, label=t("apps_offer", lang)),
                 gr.update(choices=[(f"{a['icon']} {a['title']}", a["id"]) for a in every],
                           value=[a["id"] for a in every if a["enabled"]], label=t("apps_offer_hint", lang)),
-                gr.update(value=t("apps_save", lang)), rows, session.app.state.branding.get().name,
-                session.app.state.branding.get().address)
+                gr.update(value=t("apps_save", lang)), rows, brand.name, brand.address)
 
     page.load(on_load, None, [query, area, back, admin, offered, save, usage, brand_name, brand_address])
 
     def save_brand(name: str, address: str, logo: str | None, request: gr.Request) -> str:
         principal, lang = session.who(request)
-        store = session.app.state.branding
         if principal is None or principal.role is not Role.facility_admin:
             return ""
+        upload = _upload(logo)
         try:
-            if logo:
-                path = Path(str(logo))
-                data = path.read_bytes()
-                path.unlink(missing_ok=True)
-                store.put_logo(data)
-            store.put(Branding.model_validate({**store.get().model_dump(), "name": name, "address": address}))
+            branding.update(principal, logo=upload.data if upload else None, name=name, address=address)
         except ApiError as exc:
             raise _error(exc, lang) from None
-        except ValidationError as exc:
-            field = ".".join(str(x) for x in exc.errors()[0]["loc"])
-            raise gr.Error(("Bitte prüfen: " if lang == "de" else "Please check: ") + field) from None
         return t("apps_saved", lang) + " " + ("Die Kopfzeile zeigt den Namen nach dem Neuladen der Seite."
                                               if lang == "de" else "The header shows the name after a reload.")
 
@@ -288,13 +270,10 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
     def save_offer(chosen: list[str], request: gr.Request) -> str:
         principal, lang = session.who(request)
-        service = apps()
-        if service is None or principal is None:
+        if principal is None:
             return ""
         try:
-            for app in service.list(principal):
-                if (app["id"] in chosen) != app["enabled"]:
-                    service.set_enabled(principal, app["id"], app["id"] in chosen)
+            apps.offer(principal, chosen)
         except ApiError as exc:
             raise _error(exc, lang) from None
         return t("apps_saved", lang)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from appliance.apps.files import FileInput
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
-from appliance.chat_service import ChatService
-from appliance.errors import ApiError
+from appliance.infra.errors import ApiError
 from ui.apps_page import AREAS, _component, _values
 from ui.builder_spec import (
     ICONS,
@@ -65,8 +65,12 @@ async (appId) => {
 """
 
 
-def render(session: UISession, apps: Callable[[], AppService | None], chat: Callable[[], ChatService | None],
-           page: gr.Blocks) -> None:
+def _sample(inputs: dict) -> dict:
+    """The inputs tried, kept as the app's example: a document's name stands in for its content."""
+    return {name: (value.filename if isinstance(value, FileInput) else value) for name, value in inputs.items()}
+
+
+def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
     fields = gr.State([])
     current = gr.State(NEW)  # id of the app being edited; empty for a new one
     sample = gr.State({})  # the last inputs tried: saved as the app's example
@@ -154,23 +158,18 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
                 async def try_it(*values) -> AsyncIterator[tuple[str, dict]]:
                     service, principal, lang = who(request)  # the render's request: the same signed-in session
-                    chat_service = chat()
-                    if chat_service is None:
-                        raise gr.Error(t("models_loading", lang))
                     editor_values, current_fields = values[: len(editor)], values[len(editor)]
                     field_values = values[len(editor) + 1:]
+                    inputs = await asyncio.to_thread(_values, spec.inputs, tuple(field_values))
                     try:
-                        data = build_spec(*editor_values, current_fields, None)
-                        candidate = service.parse(data)
-                        inputs = await asyncio.to_thread(_values, candidate, tuple(field_values))
-                        prepared = await asyncio.to_thread(service.prepare, principal, candidate, 1, inputs)
-                        text = ""
-                        async for text in growing(service.generate(chat_service, prepared)):
-                            yield text, inputs
+                        answer = await service.preview(principal, build_spec(*editor_values, current_fields, None),
+                                                       inputs)
+                        async for text in growing(answer):
+                            yield text, _sample(inputs)
                     except ApiError as exc:
                         raise fail(exc, lang) from None
-                    result = service.result(prepared, text, count=False)
-                    yield f"{result['output']}\n\n---\n*{result['label']}*", inputs
+                    result = answer.result or {}
+                    yield f"{result['output']}\n\n---\n*{result['label']}*", _sample(inputs)
 
                 go.click(try_it, [*editor, fields, *components], [trial_output, sample], concurrency_limit=None)
 
@@ -198,13 +197,12 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
 
     def who(request: gr.Request):
         principal, lang = session.who(request)
-        service = apps()
-        if service is None or principal is None or not service.is_author(principal):
-            raise gr.Error(t("models_loading", lang) if service is None else "Nur für App-Autorinnen und -Autoren.")
-        return service, principal, lang
+        if principal is None or not apps.is_author(principal):
+            raise gr.Error("Nur für App-Autorinnen und -Autoren." if lang == "de" else "For app authors only.")
+        return apps, principal, lang
 
     def fail(exc: ApiError, lang: str) -> gr.Error:
-        return gr.Error(exc.en if lang == "en" else exc.de)
+        return gr.Error(exc.message(lang))
 
     # -- fields ----------------------------------------------------------------------------------
 
@@ -261,7 +259,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
             else:
                 saved = service.create(principal, data)
         except ApiError as exc:
-            return editing, gr.update(), gr.update(), f"⚠️ {exc.en if lang == 'en' else exc.de}", gr.update(), \
+            return editing, gr.update(), gr.update(), f"⚠️ {exc.message(lang)}", gr.update(), \
                 gr.update(), base_version_
         return after_save(service, principal, saved, "✔ " + t("b_saved", lang).format(version=saved["version"]))
 
@@ -275,7 +273,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         try:
             published = service.publish(principal, editing)
         except ApiError as exc:
-            return f"⚠️ {exc.en if lang == 'en' else exc.de}"
+            return f"⚠️ {exc.message(lang)}"
         return "✔ " + t("b_published", lang).format(version=published["meta"]["published_version"])
 
     publish.click(publish_app, current, status)
@@ -340,7 +338,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         if not chosen:
             return [gr.update()] * len(load_outputs)
         try:
-            builtin = chosen in service.builtins
+            builtin = service.is_builtin(chosen)
             detail = service.get(principal, chosen, draft=True)
         except ApiError as exc:
             raise fail(exc, lang) from None
@@ -373,7 +371,7 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
         try:
             result = service.import_(principal, data, how or None)
         except ApiError as exc:
-            return f"⚠️ {exc.en if lang == 'en' else exc.de}", gr.update()
+            return f"⚠️ {exc.message(lang)}", gr.update()
         words = {"imported": "importiert", "copied": "als Kopie importiert", "updated": "aktualisiert",
                  "replaced": "ersetzt (frühere Versionen bleiben)", "unchanged": "unverändert, schon vorhanden"}
         app = result["app"]
@@ -400,10 +398,9 @@ def render(session: UISession, apps: Callable[[], AppService | None], chat: Call
                  + [f"### {t(k, lang)}" for _, k in headings]
                  + [gr.update(label=t("b_risk", lang), info=t("b_risk_info", lang)), t("b_no_fields", lang),
                     gr.update(label=t("b_versions", lang), info=t("b_versions_info", lang))])
-        service = apps()
-        author = service is not None and principal is not None and service.is_author(principal)
-        names = [n for n, _ in service.handbooks.index.collections()] if author and service.handbooks else []
-        return [*texts, gr.update(label=t("b_pick", lang), choices=app_choices(service, principal) if author else []),
+        author = principal is not None and apps.is_author(principal)
+        names = apps.collection_names(principal) if author else []
+        return [*texts, gr.update(label=t("b_pick", lang), choices=app_choices(apps, principal) if author else []),
                 gr.update(label=t("b_collection", lang), choices=[("–", ""), *names])]
 
     page.load(on_load, None, [*(c for c, _ in labels), *(c for c, _ in buttons), *(c for c, _ in headings), risk,

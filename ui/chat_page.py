@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import gradio as gr
 
-from appliance.chat_service import ChatService, Message, TextDelta
-from appliance.errors import ApiError
+from appliance.chat.service import ChatService, Message
+from appliance.infra.errors import ApiError
 from ui.i18n import t
 from ui.pacing import growing
 from ui.session import UISession
@@ -24,16 +24,7 @@ def _text(content: object) -> str:
     return ""
 
 
-async def _texts(events: AsyncIterator[object]) -> AsyncIterator[str]:
-    try:
-        async for event in events:
-            if isinstance(event, TextDelta):
-                yield event.text
-    finally:
-        await events.aclose()
-
-
-def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.Blocks) -> None:
+def render(session: UISession, chat: ChatService, page: gr.Blocks) -> None:
     with gr.Row():
         model = gr.Dropdown(choices=[], label=t("model", "de"), scale=4, interactive=True)
         new_chat = gr.Button(t("new_chat", "de"), scale=1)
@@ -57,8 +48,7 @@ def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.
 
     def on_load(request: gr.Request):
         _, lang = session.who(request)
-        service = chat()
-        choices = list(service.engines.chat_models) if service else []
+        choices = chat.model_ids()
         return (
             gr.update(choices=choices, value=choices[0] if choices else None, label=t("model", lang)),
             gr.update(label=t("chat_label", lang), placeholder=t("chat_placeholder", lang),
@@ -81,22 +71,14 @@ def render(session: UISession, chat: Callable[[], ChatService | None], page: gr.
             yield history
             return
         principal, lang = session.who(request)
-        service = chat()
-        if service is None:
-            raise gr.Error(t("models_loading", lang))
         owner = principal.name if principal else ""
         messages = [Message(m["role"], _text(m["content"])) for m in history if m["role"] in ("user", "assistant")]
-        while True:
-            try:
-                _, events = await service.start(model_id, messages, session.sampling(), owner=owner)
-                break
-            except ApiError as exc:
-                if exc.code == "context_length_exceeded" and len(messages) > 1:
-                    messages = messages[2:] if len(messages) > 2 else messages[1:]  # forget the oldest turn
-                    continue
-                raise gr.Error(exc.en if lang == "en" else exc.de) from None
+        try:
+            pieces = await chat.converse(model_id, messages, owner)
+        except ApiError as exc:
+            raise gr.Error(exc.message(lang)) from None
         history = [*history, {"role": "assistant", "content": ""}]
-        async for reply in growing(_texts(events)):
+        async for reply in growing(pieces):
             history[-1] = {"role": "assistant", "content": reply}
             yield history
         yield history

@@ -33,7 +33,7 @@ class UIGuard:
             return
         request = Request(scope)
         if self.session.principal(request) is None:
-            target = "/setup" if self.session.app.state.accounts.count() == 0 else "/login"
+            target = "/setup" if self.session.accounts.count() == 0 else "/login"
             await RedirectResponse(target, status_code=303)(scope, receive, send)
             return
         _, lang = self.session.who(request)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import gradio as gr
 
-from appliance.chat_service import ChatService
-from appliance.errors import ApiError
-from appliance.handbooks_service import MANAGERS, HandbookService
+from appliance.handbooks.service import MANAGERS, HandbookService
+from appliance.infra.errors import ApiError
 from ui.i18n import t
 from ui.pacing import growing
 from ui.session import UISession
@@ -40,8 +39,8 @@ def sources_html(collection: str, answer: dict, lang: str) -> str:
     return f"<div id='hb-sources'><b>{title}</b><ol>{''.join(items)}</ol></div>"
 
 
-def render(session: UISession, handbooks: Callable[[], HandbookService | None],
-           chat: Callable[[], ChatService | None], page: gr.Blocks) -> None:
+def render(session: UISession, handbooks: HandbookService | None, page: gr.Blocks) -> None:
+    """``handbooks`` None: no embedding model is configured, so the tab says handbooks are off."""
     with gr.Row():
         collection = gr.Dropdown(choices=[], label=t("collection", "de"), scale=3, allow_custom_value=True,
                                  elem_id="hb-collection")
@@ -62,12 +61,12 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
             remove = gr.Button(t("hb_remove", "de"), variant="stop", scale=1, elem_id="hb-remove")
 
     def names(request: gr.Request) -> list[str]:
-        service = handbooks()
+        service = handbooks
         principal, _ = session.who(request)
         return service.readable(principal) if service and principal else []
 
     def table(name: str | None, request: gr.Request) -> tuple[list[list], dict]:
-        service = handbooks()
+        service = handbooks
         principal, _ = session.who(request)
         if not service or not principal or not name or name not in service.readable(principal):
             return [], gr.update(choices=[], value=None)
@@ -99,19 +98,17 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
 
     async def ask(name: str | None, text: str, request: gr.Request) -> AsyncIterator[tuple[str, str]]:
         principal, lang = session.who(request)
-        service, chat_service = handbooks(), chat()
-        if chat_service is not None and service is None:  # models are loaded, but no embedding model
+        if handbooks is None:  # no embedding model
             raise gr.Error(t("handbooks_off", lang))
-        if service is None or chat_service is None or principal is None:
+        if principal is None:
             raise gr.Error(t("models_loading", lang))
         try:
-            asked, hits = await asyncio.to_thread(service.passages, principal, name or "", text)
-            answer = ""
-            async for answer in growing(service.ask(chat_service, asked, hits, owner=principal.name)):
-                yield answer, ""
+            answer = await handbooks.answer(principal, name or "", text)
+            async for shown in growing(answer):
+                yield shown, ""
         except ApiError as exc:
-            raise gr.Error(exc.en if lang == "en" else exc.de) from None
-        result = service.answer_json(answer, hits)
+            raise gr.Error(exc.message(lang)) from None
+        result = answer.result or {}
         yield f"{result['answer']}\n\n*{t('ai_watermark', lang)}*", sources_html(name or "", result, lang)
 
     ask_button.click(ask, [collection, question], [answer_box, sources], concurrency_limit=None)
@@ -119,7 +116,7 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
 
     async def add_files(name: str | None, files: list | None, request: gr.Request) -> AsyncIterator[str]:
         principal, lang = session.who(request)
-        service = handbooks()
+        service = handbooks
         if not files or service is None or principal is None:
             yield ""
             return
@@ -132,7 +129,7 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
             try:
                 job = service.upload(principal, target, filename, data)
             except ApiError as exc:
-                lines.append(f"✘ {filename}: {exc.en if lang == 'en' else exc.de}")
+                lines.append(f"✘ {filename}: {exc.message(lang)}")
                 yield "\n\n".join(lines)
                 continue
             while job.status in ("queued", "running"):
@@ -155,13 +152,12 @@ def render(session: UISession, handbooks: Callable[[], HandbookService | None],
 
     def remove_document(name: str | None, document_id: str | None, request: gr.Request) -> str:
         principal, lang = session.who(request)
-        service = handbooks()
-        if not document_id or service is None or principal is None:
+        if not document_id or handbooks is None or principal is None:
             return ""
         try:
-            service.delete(principal, name or "", document_id)
+            handbooks.delete(principal, name or "", document_id)
         except ApiError as exc:
-            raise gr.Error(exc.en if lang == "en" else exc.de) from None
+            raise gr.Error(exc.message(lang)) from None
         return t("hb_removed", lang)
 
     remove.click(remove_document, [collection, remove_choice], status).then(

@@ -11,14 +11,11 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance import voice
-from appliance.branding import DEFAULT_NAME
-from appliance.deps import principal_from_request
-from appliance.interpreter import LANGUAGES, RTL
-from ui.auth_pages import TEMPLATES, language
+from appliance.people.branding import DEFAULT_NAME
+from appliance.services import Services
+from ui.auth_pages import TEMPLATES
 from ui.i18n import t
-
-router = APIRouter(include_in_schema=False)
+from ui.session import UISession
 
 PAGE_TEXTS = ("interp_title", "interp_notice", "interp_talk", "interp_release", "interp_read_aloud",
               "interp_turn", "interp_connecting", "interp_ready", "interp_closed", "interp_reconnect",
@@ -26,27 +23,30 @@ PAGE_TEXTS = ("interp_title", "interp_notice", "interp_talk", "interp_release", 
               "interp_same_language")
 
 
-@router.get("/interpreter")
-async def interpreter(request: Request) -> Response:
-    if principal_from_request(request, request.app.state.accounts) is None:
-        return RedirectResponse("/login", status_code=303)
-    lang = language(request)
-    settings = request.app.state.settings
-    engines = request.app.state.engines
-    voices = voice.languages(engines.voices if engines else {}) if settings.speech.read_aloud else frozenset()
-    brand = request.app.state.branding.get().name
-    config = {
-        "texts": {key: t(key, lang) for key in PAGE_TEXTS},
-        "languages": [{"code": code, "name": f"{own} ({de if lang == 'de' else en})" if own not in (de, en) else own,
-                       "rtl": code in RTL, "voice": code in voices}
-                      for code, (de, en, own) in LANGUAGES.items()],
-        "pair": ["de", "uk"],
-    }
-    return TEMPLATES.TemplateResponse(request, "interpret.html", {
-        "lang": lang,
-        "title": t("interp_title", lang),
-        "product": brand if brand != DEFAULT_NAME else t("product", lang),
-        "notice": t("interp_notice", lang),
-        "texts": config["texts"],
-        "config": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-    }, headers={"Cache-Control": "no-store"})
+def interpreter_router(services: Services, session: UISession) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/interpreter")
+    async def interpreter(request: Request) -> Response:
+        if session.principal(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        lang = session.language(request)
+        brand = services.branding.get().name
+        config = {
+            "texts": {key: t(key, lang) for key in PAGE_TEXTS},
+            "languages": [{"code": e["code"], "rtl": e["rtl"], "voice": e["voice"],
+                           "name": e["name"] if e["name"] in (e["name_de"], e["name_en"])
+                           else f"{e['name']} ({e['name_de'] if lang == 'de' else e['name_en']})"}
+                          for e in services.interpreter.languages()],
+            "pair": ["de", "uk"],
+        }
+        return TEMPLATES.TemplateResponse(request, "interpret.html", {
+            "lang": lang,
+            "title": t("interp_title", lang),
+            "product": brand if brand != DEFAULT_NAME else t("product", lang),
+            "notice": t("interp_notice", lang),
+            "texts": config["texts"],
+            "config": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+        }, headers={"Cache-Control": "no-store"})
+
+    return router

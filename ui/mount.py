@@ -1,4 +1,7 @@
-"""Mount the web UI into the FastAPI app: login pages, static files and the Gradio pages."""
+"""Mount the web UI into the FastAPI app: login pages, static files and the Gradio pages.
+
+With the API's dependency module, the only reader of app.state: the pages get the services here,
+when they are built."""
 
 from __future__ import annotations
 
@@ -8,27 +11,24 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from appliance.chat_service import ChatService
-from ui.auth_pages import router as auth_router
+from appliance.services import Services
+from ui.auth_pages import auth_router
 from ui.guard import UIGuard
-from ui.interpreter_page import router as interpreter_router
+from ui.interpreter_page import interpreter_router
 from ui.page import CSS, JS, build_page
 from ui.session import UISession
 
 
 def mount_ui(app: FastAPI) -> None:
-    session = UISession(app)
-    app.include_router(auth_router)
-    app.include_router(interpreter_router)
+    services: Services = app.state.services
+    session = UISession(services.accounts, services.settings.ui.language)
+    app.include_router(auth_router(services, session))
+    app.include_router(interpreter_router(services, session))
     app.mount("/ui-static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="ui-static")
 
     app.add_middleware(UIGuard, session=session)
 
-    def chat() -> ChatService | None:
-        engines = app.state.engines
-        return ChatService(engines) if engines is not None else None
-
-    page = build_page(session, chat, lambda: app.state.handbooks, lambda: app.state.apps)
+    page = build_page(session, services)
     theme = gr.themes.Soft(
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"],
         font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"],

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 
 import gradio as gr
 
-from appliance.accounts import Principal
-from appliance.apps.service import AppService
-from appliance.branding import DEFAULT_NAME
-from appliance.chat_service import ChatService
-from appliance.handbooks_service import HandbookService
+from appliance.people.accounts import Principal
+from appliance.people.branding import DEFAULT_NAME
+from appliance.services import Services
 from ui import apps_page, builder_page, chat_page, handbook_page
 from ui.i18n import t
 from ui.session import UISession
@@ -83,30 +80,28 @@ def header_html(principal: Principal | None, lang: str, facility: str = "") -> s
     )
 
 
-def build_page(session: UISession, chat: Callable[[], ChatService | None],
-               handbooks: Callable[[], HandbookService | None], apps: Callable[[], AppService | None]) -> gr.Blocks:
+def build_page(session: UISession, services: Services) -> gr.Blocks:
     with gr.Blocks(title="KI-Assistenz", analytics_enabled=False) as page:
         header = gr.HTML(header_html(None, "de"))
         notice = gr.Markdown(t("ai_notice", "de"), elem_id="ai-notice")
         with gr.Tabs():
             with gr.Tab(t("tab_apps", "de"), id="apps", elem_id="tab-apps") as apps_tab:
-                apps_page.render(session, apps, chat, page)
+                apps_page.render(session, services.apps, services.branding, page)
             with gr.Tab(t("tab_chat", "de"), id="chat", elem_id="tab-chat") as chat_tab:
-                chat_page.render(session, chat, page)
+                chat_page.render(session, services.chat, page)
             with gr.Tab(t("tab_handbook", "de"), id="handbook", elem_id="tab-handbook") as handbook_tab:
-                handbook_page.render(session, handbooks, chat, page)
+                handbook_page.render(session, services.handbooks, page)
             with gr.Tab(t("tab_interpreter", "de"), id="interpreter", elem_id="tab-interpreter") as interpreter_tab:
                 interpreter_intro = gr.Markdown(t("interp_intro", "de"))
                 interpreter_link = gr.Button(t("interp_open", "de"), link="/interpreter", variant="primary",
                                              elem_id="open-interpreter")
             with gr.Tab(t("tab_builder", "de"), id="builder", elem_id="tab-builder", visible=False) as builder_tab:
-                builder_page.render(session, apps, chat, page)
+                builder_page.render(session, services.apps, page)
 
         def on_load(request: gr.Request):
             principal, lang = session.who(request)
-            service = apps()
-            author = bool(service and principal and service.is_author(principal))
-            facility = session.app.state.branding.get().name
+            author = bool(principal and services.apps.is_author(principal))
+            facility = services.branding.get().name
             return (header_html(principal, lang, facility), t("ai_notice", lang), gr.update(label=t("tab_apps", lang)),
                     gr.update(label=t("tab_chat", lang)), gr.update(label=t("tab_handbook", lang)),
                     gr.update(label=t("tab_builder", lang), visible=author),

@@ -23,7 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from markdown_it import MarkdownIt
 
-from appliance.text_direction import is_german, language_is_rtl, one_way_pieces, text_is_rtl
+from appliance.apps.text_direction import is_german, language_is_rtl, one_way_pieces, text_is_rtl
 
 AI_MARK = "KI-Entwurf – von einem Menschen zu prüfen, bevor er verwendet wird."
 AI_KEYWORDS = "KI-generiert; AI-generated; Entwurf"

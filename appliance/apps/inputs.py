@@ -13,11 +13,13 @@ TEXT_TYPES = (InputType.text, InputType.long_text, InputType.file, InputType.aud
 
 
 class InputError(ValueError):
-    def __init__(self, name: str, de: str, en: str) -> None:
+    def __init__(self, name: str, de: str, en: str, status: int = 422, code: str = "invalid_input") -> None:
         super().__init__(en)
         self.name = name
         self.de = de
         self.en = en
+        self.status = status
+        self.code = code
 
 
 def _empty(value: Any) -> bool:

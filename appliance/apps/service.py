@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
@@ -10,14 +11,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from appliance.accounts import Principal, Role
+from appliance.apps.files import read_files
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
 from appliance.apps.spec import AppSpec, InputType, SpecError, load_yaml, parse_spec
 from appliance.apps.store import AppStore, load_builtins
-from appliance.chat_service import ChatService, Message, SamplingParams
-from appliance.errors import ApiError
-from appliance.text_direction import chosen_language
+from appliance.apps.text_direction import chosen_language
+from appliance.chat.answer import Answer
+from appliance.chat.service import ChatService, Message, SamplingParams
+from appliance.infra.errors import ApiError
+from appliance.people.accounts import Principal, Role
 from rag.answer import NOTHING_FOUND, build_messages, citations, passages
 from rag.search import Hit
 
@@ -63,10 +66,15 @@ class Prepared:
 
 
 class AppService:
-    def __init__(self, engine: Engine, handbooks=None, branding=None, usage_days: int = 730) -> None:
+    def __init__(self, engine: Engine, chat: ChatService | None = None, handbooks=None, branding=None,
+                 usage_days: int = 730, max_file_mb: int = 50) -> None:
+        """``handbooks`` None: no embedding model, so apps that draw on a collection cannot run.
+        ``max_file_mb``: the largest document given to a file field (as for handbook uploads)."""
         self.store = AppStore(engine)
         self.usage_days = usage_days
+        self.max_file_mb = max_file_mb
         self.builtins = load_builtins()
+        self.chat = chat
         self.handbooks = handbooks
         self.branding = branding
 
@@ -113,7 +121,14 @@ class AppService:
                 "latest_version": stored.latest_version if stored else spec.version}
 
     def _collections(self) -> set[str]:
-        return {n for n, _ in self.handbooks.index.collections()} if self.handbooks is not None else set()
+        return self.handbooks.collection_names() if self.handbooks is not None else set()
+
+    def collection_names(self, who: Principal) -> list[str]:
+        """The handbook collections an author may let an app draw on."""
+        return sorted(self._collections()) if self.is_author(who) else []
+
+    def is_builtin(self, app_id: str) -> bool:
+        return app_id in self.builtins
 
     def _collection_ok(self, collection: str | None, known: set[str] | None = None) -> bool:
         return collection is None or collection in (self._collections() if known is None else known)
@@ -312,6 +327,12 @@ class AppService:
         self.store.set_enabled(app_id, enabled)
         return {"id": app_id, "enabled": enabled}
 
+    def offer(self, who: Principal, chosen: list[str]) -> None:
+        """Offer exactly the ``chosen`` apps to staff (the admin page's checklist); the rest are hidden."""
+        for app in self.list(who):
+            if (app["id"] in chosen) != app["enabled"]:
+                self.set_enabled(who, app["id"], app["id"] in chosen)
+
     def usage(self, who: Principal, days: int = 30) -> list[dict[str, Any]]:
         if who.role not in (Role.facility_admin, Role.dpo):
             raise _forbidden("Die Nutzungszahlen sehen die Einrichtungsleitung und der Datenschutz.",
@@ -335,11 +356,33 @@ class AppService:
 
     # -- runs -----------------------------------------------------------------------------------
 
-    def prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any, top_k: int = 5) -> Prepared:
+    async def run(self, who: Principal, app_id: str, inputs: Any, draft: bool = False) -> Answer:
+        """Run the version of an app this person may use (authors: ``draft`` runs the newest saved
+        one) on their inputs: the draft as it is written, then the result with its AI-draft label
+        (and sources for apps that draw on handbooks). Each finished run counts once for the
+        per-app usage figures. Errors in the inputs come before any text."""
+        spec, version, _ = self.resolve(who, app_id, draft)
+        prepared = await asyncio.to_thread(self._prepare, who, spec, version, inputs)
+        return Answer(self._generate(prepared), lambda text: self._result(prepared, text, count=True))
+
+    async def preview(self, who: Principal, app: Any, inputs: Any) -> Answer:
+        """The builder's try-out: an app definition that need not be saved, run for its author; not counted."""
+        self.require_author(who)
+        if not isinstance(app, dict):
+            raise spec_error(SpecError([("", "Eine App-Beschreibung ist ein Objekt.")]))
         try:
-            values = check_inputs(spec, inputs)
+            spec = parse_spec({**app, "version": app.get("version") or 1})
+        except SpecError as exc:
+            raise spec_error(exc) from None
+        prepared = await asyncio.to_thread(self._prepare, who, spec, spec.version, inputs)
+        return Answer(self._generate(prepared), lambda text: self._result(prepared, text, count=False))
+
+    def _prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any) -> Prepared:
+        """Everything a run needs, decided before the first token (so errors are real HTTP errors)."""
+        try:
+            values = check_inputs(spec, read_files(spec, inputs, self.max_file_mb))
         except InputError as exc:
-            raise ApiError(422, exc.de, exc.en, code="invalid_input", param=f"inputs.{exc.name}") from None
+            raise ApiError(exc.status, exc.de, exc.en, code=exc.code, param=f"inputs.{exc.name}") from None
         try:
             prompt = render(spec.template, values)
         except PromptError as exc:
@@ -359,7 +402,7 @@ class AppService:
                            " nicht gibt. Die Einrichtungsleitung kann sie im Bereich Handbuch anlegen.",
                            f"This app needs the handbook collection '{spec.collection}', which does not exist.",
                            code="collection_not_found", param="collection")
-        _, hits = self.handbooks.passages(who, spec.collection, prompt)
+        hits = self.handbooks.passages_for(who, spec.collection, prompt)
         if not hits:
             return Prepared(spec, version, [], params, declined=True, owner=who.name, language=language)
         user = build_messages(prompt, hits)[1][1]
@@ -367,17 +410,20 @@ class AppService:
         return Prepared(spec, version, [Message("system", system), Message("user", user)], params, hits,
                         owner=who.name, language=language)
 
-    async def generate(self, chat: ChatService, prepared: Prepared) -> AsyncIterator[str]:
+    async def _generate(self, prepared: Prepared) -> AsyncIterator[str]:
         if prepared.declined:
             yield NOTHING_FOUND
             return
+        if self.chat is None:
+            raise RuntimeError("this app service was built without a chat model")
         # the app's max_tokens is a ceiling: with a long input, the answer gets what is left
         # the app's instructions are the same for everyone: the engine reads them once for all runs
-        async for piece in chat.texts(prepared.spec.params.model, prepared.messages, prepared.params,
-                                      shrink_to_fit=MIN_ANSWER_TOKENS, owner=prepared.owner, system_shared=True):
+        async for piece in self.chat.texts(prepared.spec.params.model, prepared.messages, prepared.params,
+                                           shrink_to_fit=MIN_ANSWER_TOKENS, owner=prepared.owner,
+                                           system_shared=True):
             yield piece
 
-    def result(self, prepared: Prepared, output: str, count: bool = True) -> dict[str, Any]:
+    def _result(self, prepared: Prepared, output: str, count: bool) -> dict[str, Any]:
         if count:
             self.store.count_run(prepared.spec.id, self.usage_days)
         out = {"app": prepared.spec.id, "version": prepared.version, "output": output.strip(),

@@ -132,7 +132,7 @@ class AppSpec(Strict):
     @field_validator("audience")
     @classmethod
     def _audience(cls, roles: list[str]) -> list[str]:
-        from appliance.accounts import Role
+        from appliance.people.accounts import Role
 
         unknown = [r for r in roles if r not in Role.__members__]
         if unknown:

@@ -31,10 +31,10 @@ class Mode(StrEnum):
 
 
 class _Collections:
-    """The handbook collections, read from the database without the embedding model.
+    """The handbook collections, read from the database without the embedding model or Chroma.
 
-    AppService only asks `handbooks.index.collections()` (is an app's collection there?); the
-    rest of the handbook service needs models the CLI does not load.
+    AppService only asks `handbooks.collection_names()` (is an app's collection there?); the
+    rest of the handbook service needs what the CLI does not load.
     """
 
     def __init__(self, engine) -> None:
@@ -42,16 +42,20 @@ class _Collections:
 
         self.index = HandbookIndex(engine, vectors=None)
 
+    def collection_names(self) -> set[str]:
+        return {name for name, _ in self.index.collections()}
+
 
 def _service():
+    """The app service on the data directory; no chat model: the command line runs no app."""
     from appliance.apps.service import AppService
 
     engine = database().engine
-    return AppService(engine, handbooks=_Collections(engine), branding=None)
+    return AppService(engine, handbooks=_Collections(engine))
 
 
 def _admin():
-    from appliance.accounts import Principal, Role
+    from appliance.people.accounts import Principal, Role
 
     return Principal(0, CLI_ACCOUNT, Role.facility_admin)
 
@@ -143,7 +147,7 @@ def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="in diese Datei statt auf stdout"),
 ) -> None:
     """Eine App als YAML-Datei ausgeben (die neueste Fassung), z. B. für eine andere Einrichtung."""
-    from appliance.errors import ApiError
+    from appliance.infra.errors import ApiError
 
     try:
         _, text = _service().export(_admin(), app_id)
@@ -186,7 +190,7 @@ def import_app(
                                      " (ersetzen, frühere Versionen bleiben)"),
 ) -> None:
     """Eine App-Datei importieren. Überschreibt nie stillschweigend: bei gleicher Kennung --mode wählen."""
-    from appliance.errors import ApiError
+    from appliance.infra.errors import ApiError
 
     data, why = _read(file)
     if data is None:

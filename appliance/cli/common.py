@@ -27,7 +27,7 @@ def settings() -> Settings:
 
 def database():
     """The data directory checked and the database at the newest schema."""
-    from appliance.db import Database
+    from appliance.infra.db import Database
     from appliance.server import DataDirError, prepare_data_dir
 
     s = settings()
@@ -41,6 +41,6 @@ def database():
 
 
 def accounts():
-    from appliance.accounts import Accounts
+    from appliance.people.accounts import Accounts
 
     return Accounts(database())

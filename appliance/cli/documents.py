@@ -51,8 +51,8 @@ def _listed_via_service(url: str, collection: str | None) -> dict[str, list[dict
 
 
 def _listed_directly(collection: str | None) -> dict[str, list[dict]]:
-    from appliance.accounts import Principal, Role
-    from appliance.errors import ApiError
+    from appliance.infra.errors import ApiError
+    from appliance.people.accounts import Principal, Role
 
     service = direct_service(settings(), embedder=False)
     who = Principal(0, CLI_ACCOUNT, Role.it_admin)
@@ -107,15 +107,16 @@ def remove(
             gone = _find(_answer(client.get(_path(collection)))["documents"], document_id, collection)
             _answer(client.delete(_path(collection, document_id)))
     else:
-        from appliance.accounts import Principal, Role
-        from appliance.errors import ApiError
+        from appliance.infra.errors import ApiError
+        from appliance.people.accounts import Principal, Role
 
         service = direct_service(settings(), embedder=False)
         who = Principal(0, CLI_ACCOUNT, Role.it_admin)
         try:
-            gone = _find(service.documents(who, collection), document_id, collection)
-            service.delete(who, collection, document_id)
+            gone = service.delete(who, collection, document_id)
         except ApiError as exc:
+            if exc.code == "document_not_found":
+                _find([], document_id, collection)  # says where the IDs are
             fail(escape(exc.de))
         finally:
             service.close()

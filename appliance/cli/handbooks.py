@@ -20,7 +20,7 @@ from rich.table import Table
 
 from appliance.cli.common import accounts, database, err, fail, out, settings
 from appliance.config import Settings
-from appliance.tls import local_client_verify
+from appliance.infra.tls import local_client_verify
 from rag.parsers import MEDIA_TYPES
 
 CLI_ACCOUNT = "appliance-cli"
@@ -101,10 +101,10 @@ def _ingest_via_service(url: str, files: list[Path], collection: str, progress: 
                 summary.errors.append((path.name, job["error"]["message"]))
 
 
-def direct_service(s: Settings, embedder: bool = True):
+def direct_service(s: Settings, embedder: bool = True, chat=None):
     """The handbook service on the data directory, for when no service runs. Without the embedder
     (nothing to read or search, only to list and remove) it starts in a moment."""
-    from appliance.handbooks_service import HandbookService
+    from appliance.handbooks.service import HandbookService
     from models.catalog import load_catalog
     from models.embeddings import SentenceTransformerEmbedder
     from models.store import ModelFileError, require_model
@@ -117,13 +117,21 @@ def direct_service(s: Settings, embedder: bool = True):
         directory = require_model(s.models_dir, load_catalog(s.models_dir).get(s.models.embedding))
     except ModelFileError as exc:
         fail(str(exc), 2)
-    return HandbookService(s, database().engine, SentenceTransformerEmbedder(s.models.embedding, directory))
+    return HandbookService(s, database().engine, SentenceTransformerEmbedder(s.models.embedding, directory), chat)
+
+
+def cli_principal():
+    """The technical account the command line acts as on the data directory."""
+    from appliance.people.accounts import Principal, Role
+
+    return Principal(0, CLI_ACCOUNT, Role.it_admin)
 
 
 def _ingest_direct(s: Settings, files: list[Path], collection: str, progress: Progress, summary: Summary) -> None:
-    from appliance.handbooks_service import doc_json, parse_error
+    from appliance.infra.errors import ApiError
 
     service = direct_service(s)
+    who = cli_principal()
     try:
         for path in files:
             task = progress.add_task(path.name, total=100)
@@ -131,10 +139,9 @@ def _ingest_direct(s: Settings, files: list[Path], collection: str, progress: Pr
                 progress.update(task, completed=share * 100, description=f"{name} ({stage})")
 
             try:
-                result = service.ingestor.ingest(collection, path.name, path.read_bytes(), show)
-                summary.add({"status": result.status, "document": doc_json(result.document)})
-            except Exception as exc:  # one broken file must not stop the others
-                summary.errors.append((path.name, parse_error(exc).de))
+                summary.add(service.ingest_file(who, collection, path.name, path.read_bytes(), show))
+            except ApiError as exc:  # one broken file must not stop the others
+                summary.errors.append((path.name, exc.de))
             progress.remove_task(task)
     finally:
         service.close()
@@ -197,19 +204,18 @@ def ask(
 def _ask_direct(s: Settings, collection: str, question: str) -> dict:
     import asyncio
 
-    from appliance.accounts import Principal, Role
-    from appliance.chat_service import ChatService
-    from appliance.engines import load_engines
-    from appliance.errors import ApiError
+    from appliance.chat.service import ChatService
+    from appliance.engines import Models, load_engines
+    from appliance.infra.errors import ApiError
 
-    service = direct_service(s)
     engines = load_engines(s.model_copy(update={"models": s.models.model_copy(update={"chat": s.models.chat[:1]})}))
-    principal = Principal(0, CLI_ACCOUNT, Role.it_admin)
+    service = direct_service(s, chat=ChatService(Models(engines)))
 
     async def run() -> dict:
-        question_, hits = service.passages(principal, collection, question)
-        answer = "".join([piece async for piece in service.ask(ChatService(engines), question_, hits)])
-        return service.answer_json(answer, hits)
+        answer = await service.answer(cli_principal(), collection, question)
+        async for _ in answer:
+            pass
+        return answer.result or {}
 
     try:
         return asyncio.run(run())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from appliance.accounts import AccountError
 from appliance.cli.common import accounts, err, fail, out
+from appliance.people.accounts import AccountError
 
 app = typer.Typer(help="API-Schlüssel (keys).", no_args_is_help=True)
 

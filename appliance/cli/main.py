@@ -41,8 +41,8 @@ def serve() -> None:
     """Den Dienst starten: Web-Oberfläche und API auf server.host:server.port."""
     import uvicorn
 
-    from appliance import tls
-    from appliance.logs import setup_logging
+    from appliance.infra import tls
+    from appliance.infra.logs import setup_logging
     from appliance.server import DataDirError, create_app, prepare_data_dir
     from models.catalog import load_catalog
     from models.store import ModelFileError, require_model

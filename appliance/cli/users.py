@@ -7,8 +7,8 @@ import sys
 import typer
 from rich.table import Table
 
-from appliance.accounts import AccountError, Role
 from appliance.cli.common import accounts, err, fail, out
+from appliance.people.accounts import AccountError, Role
 
 app = typer.Typer(help="Konten verwalten (users).", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def add(
     """Ein Konto anlegen; das Passwort kommt von stdin oder aus einer Abfrage."""
     acc = accounts()
     try:
-        from appliance.accounts import parse_role
+        from appliance.people.accounts import parse_role
 
         parse_role(role)  # a wrong role is reported before asking for a password
         acc.add(name, role, read_password(), language if language in ("de", "en") else "de")

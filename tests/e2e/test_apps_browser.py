@@ -21,7 +21,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from appliance.apps.document import AI_MARK, two_languages
-from appliance.branding import Branding
+from appliance.people.branding import Branding
 from appliance.server import create_app
 from tests.conftest import ROOT, LiveServer, make_settings
 from tests.e2e.signin import sign_in as signed_in
@@ -43,17 +43,17 @@ def site(tmp_path: Path, real_engines):
     from playwright.sync_api import sync_playwright
 
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
-    app.state.branding.put(Branding(name="Kita Sonnenschein"))
-    app.state.branding.put_logo(LOGO)
-    app.state.accounts.add("erzieherin", "staff", "geheim123")
-    app.state.accounts.add("autorin", "app_author", "geheim123")
-    for spec in app.state.apps.builtins.values():
+    app.state.services.branding.store.put(Branding(name="Kita Sonnenschein"))
+    app.state.services.branding.store.put_logo(LOGO)
+    app.state.services.accounts.add("erzieherin", "staff", "geheim123")
+    app.state.services.accounts.add("autorin", "app_author", "geheim123")
+    for spec in app.state.services.apps.builtins.values():
         spec.params.max_tokens = 48  # the tiny model only has to show that the page works
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield server, browser
         browser.close()
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
@@ -188,9 +188,9 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Version 1')")
     page.click("#b-publish")
     page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Veröffentlicht')")
-    stored = server.app.state.apps.store.get("dienstplan-tausch-anfrage")
+    stored = server.app.state.services.apps.store.get("dienstplan-tausch-anfrage")
     assert stored.published_version == 1
-    spec = server.app.state.apps.store.spec("dienstplan-tausch-anfrage", 1)
+    spec = server.app.state.services.apps.store.spec("dienstplan-tausch-anfrage", 1)
     assert [f.name for f in spec.inputs] == ["datum", "mein_dienst", "gewuenschter_dienst", "grund"]
     assert spec.examples[0].inputs["mein_dienst"] == "Frühdienst"  # what was tried becomes the example
     assert spec.template == WISH  # what the buttons inserted reached the saved app
@@ -210,9 +210,9 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     page.click("#b-restore")
     page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('neue Version 3')")
     assert template.input_value() == WISH
-    stored = server.app.state.apps.store.get("dienstplan-tausch-anfrage")
+    stored = server.app.state.services.apps.store.get("dienstplan-tausch-anfrage")
     assert (stored.latest_version, stored.published_version) == (3, 1)
-    assert server.app.state.apps.store.spec("dienstplan-tausch-anfrage", 3).template == WISH
+    assert server.app.state.services.apps.store.spec("dienstplan-tausch-anfrage", 3).template == WISH
     no_error(page)
     context.close()
 

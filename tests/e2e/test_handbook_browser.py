@@ -75,8 +75,8 @@ def site(tmp_path: Path, real_engines, monkeypatch):
     model = CitingModel(real_engines.chat_models[TEST_CHAT])
     monkeypatch.setattr(model.model, "stream", model.stream)
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
-    app.state.accounts.add("leitung", "facility_admin", "geheim123")
-    app.state.accounts.add("pflege", "staff", "geheim123")
+    app.state.services.accounts.add("leitung", "facility_admin", "geheim123")
+    app.state.services.accounts.add("pflege", "staff", "geheim123")
     files = tmp_path / "upload"
     files.mkdir()
     (files / "Hygieneplan.pdf").write_bytes(hb.make_pdf())
@@ -85,7 +85,7 @@ def site(tmp_path: Path, real_engines, monkeypatch):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield server, browser, files, model
         browser.close()
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 def sign_in(browser, server: LiveServer, name: str, requests: list[str]):
@@ -147,7 +147,7 @@ def test_admin_uploads_asks_and_removes(site) -> None:
     assert "⏳" not in status
     assert "Hygieneplan.pdf: aufgenommen (4 Seiten" in status and "Pflegehandbuch.docx: aufgenommen" in status
     page.wait_for_function("() => document.querySelector('#hb-documents')?.innerText.includes('Hygieneplan.pdf')")
-    docs = {d.title: d.id for d in server.app.state.handbooks.index.documents("Hygieneplan")}
+    docs = {d.title: d.id for d in server.app.state.services.handbooks.index.documents("Hygieneplan")}
     assert set(docs) == {"Hygieneplan", "Pflegehandbuch"}
 
     # five questions: the right passage goes to the model first, and its source opens the original there
@@ -177,7 +177,7 @@ def test_admin_uploads_asks_and_removes(site) -> None:
     page.click("#hb-remove")
     page.wait_for_function("() => !document.querySelector('#hb-documents')?.innerText.includes('Hygieneplan.pdf')",
                            timeout=30_000)
-    handbooks = server.app.state.handbooks
+    handbooks = server.app.state.services.handbooks
     assert [d.filename for d in handbooks.index.documents("Hygieneplan")] == ["Pflegehandbuch.docx"]
     answer, hrefs, messages = ask(page, model, "Was mache ich bei Verdacht auf Norovirus?")
     assert all(docs["Hygieneplan"] not in href for href in hrefs), hrefs

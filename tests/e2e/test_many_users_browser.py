@@ -41,12 +41,12 @@ def crowd(tmp_path: Path, real_engines):
     settings.ui.max_answer_tokens = ANSWER_TOKENS
     app = create_app(settings, engines=real_engines)
     for i in range(USERS):
-        app.state.accounts.add(f"pflege{i:02d}", "staff", "geheim123")
+        app.state.services.accounts.add(f"pflege{i:02d}", "staff", "geheim123")
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield server, browser, real_engines.chat(TEST_CHAT)
         browser.close()
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 def test_twenty_people_at_shift_change_all_see_their_answers_start(crowd) -> None:

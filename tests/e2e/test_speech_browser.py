@@ -33,22 +33,22 @@ def site(tmp_path: Path, real_engines):
     # Chromium plays the file as its microphone (once, then silence); 48 kHz like a real device
     voice = speak(SPOKEN, "de", tmp_path / "mikrofon.wav", sample_rate=48_000, pad_s=0.5)
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
-    app.state.accounts.add("beraterin", "staff", "geheim123")
-    author = app.state.accounts.add("autor", "app_author", "geheim123")
-    app.state.apps.create(author, {  # an app whose input is a recording (type audio)
+    app.state.services.accounts.add("beraterin", "staff", "geheim123")
+    author = app.state.services.accounts.add("autor", "app_author", "geheim123")
+    app.state.services.apps.create(author, {  # an app whose input is a recording (type audio)
         "id": "sprachnotiz", "title": "Sprachnotiz", "description": "Aus einer Aufnahme wird eine kurze Notiz.",
         "category": "Beratung", "audience": ["staff"], "purpose": "Gesprächsnotiz aus einer Aufnahme",
         "risk": "minimal",
         "inputs": [{"name": "aufnahme", "label": "Aufnahme", "type": "audio", "required": True}],
         "system_prompt": "Schreibe eine kurze Notiz.", "template": "{{ aufnahme }}", "params": {"max_tokens": 16}})
-    app.state.apps.publish(author, "sprachnotiz")
+    app.state.services.apps.publish(author, "sprachnotiz")
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
             *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={voice}%noloop"])
         yield server, browser
         browser.close()
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 def heard_enough(text: str) -> bool:

@@ -28,20 +28,20 @@ def engines_4k(real_embedder):
 @pytest.fixture
 async def box(tmp_path, engines_4k):
     app = create_app(make_settings(tmp_path / "data", sample=True), engines=engines_4k, mount_ui=False)
-    app.state.handbooks.jobs.wait_idle()  # the sample handbook is in
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
-    for spec in app.state.apps.builtins.values():
+    app.state.services.handbooks.jobs.wait_idle()  # the sample handbook is in
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
+    for spec in app.state.services.apps.builtins.values():
         spec.params.max_tokens = ANSWER_TOKENS
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box", timeout=120,
                                  headers={"Authorization": f"Bearer {key}"}) as client:
         client.app = app
         yield client
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 async def test_every_builtin_app_runs_its_example_on_the_small_model(box) -> None:
-    apps = box.app.state.apps.builtins
+    apps = box.app.state.services.apps.builtins
     assert len(apps) >= 20
     for app_id, spec in apps.items():
         r = await box.post(f"/api/apps/{app_id}/run", json={"inputs": spec.examples[0].inputs})
@@ -66,7 +66,7 @@ async def test_the_handbook_app_answers_from_the_sample_with_its_page(box, engin
     assert where.startswith("Beispiel-Pflegehandbuch (MUSTER)") and where.endswith("2 Verdacht auf Norovirus")
     assert "Norovirus" in text and user.endswith("Frage: Was mache ich bei Verdacht auf Norovirus?")
     hb.check_citations(r.json()["citations"], user)
-    sample = box.app.state.handbooks.index.documents("Pflegehandbuch")[0]
+    sample = box.app.state.services.handbooks.index.documents("Pflegehandbuch")[0]
     assert all(c["document_id"] == sample.id and c["page"] is None for c in r.json()["citations"])  # Markdown
     r = await box.post("/api/apps/pflegehandbuch-fragen/run",
                        json={"inputs": {"frage": "Wie beantrage ich Elterngeld für Zwillinge in Norwegen?"}})

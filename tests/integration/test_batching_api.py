@@ -35,8 +35,8 @@ def box(tmp_path: Path):
     settings = make_settings(tmp_path / "data", embedding="", speech=[], parallel=4, max_queue=32)
     engines = load_engines(settings)
     app = create_app(settings, engines=engines, mount_ui=False)
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
     with LiveServer(app) as server:
         server.key = key
         server.model = engines.chat(TEST_CHAT)
@@ -104,8 +104,8 @@ def test_a_client_that_leaves_while_waiting_never_runs(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data", embedding="", speech=[], parallel=1, max_queue=4)
     engines = load_engines(settings)
     app = create_app(settings, engines=engines, mount_ui=False)
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
     model = engines.chat(TEST_CHAT)
     auth = {"Authorization": f"Bearer {key}"}
     try:

@@ -52,7 +52,7 @@ def test_ingest_and_ask_without_a_service(tmp_path: Path, files: Path) -> None:
 
 def what_is_left(data: Path, document_id: str) -> tuple[int, int, list[str]]:
     """Rows, vectors and original files of a document, read from the data directory itself."""
-    from appliance.db import Database
+    from appliance.infra.db import Database
     from rag.index import HandbookIndex
     from rag.vectors import VectorStore
 
@@ -96,11 +96,11 @@ def test_documents_list_and_remove_without_a_service(tmp_path: Path, files: Path
 
 
 def test_ingest_goes_through_the_running_service(live_server, files: Path) -> None:
-    data = live_server.app.state.settings.storage.data_dir
+    data = live_server.app.state.services.settings.storage.data_dir
     r = cli(["ingest", str(files / "Hygieneplan.pdf"), "--collection", "Hygieneplan"], data, live_server.port)
     assert r.returncode == 0, r.stderr
     assert "über den laufenden Dienst" in r.stderr
-    docs = live_server.app.state.handbooks.index.documents("Hygieneplan")
+    docs = live_server.app.state.services.handbooks.index.documents("Hygieneplan")
     assert [d.filename for d in docs] == ["Hygieneplan.pdf"]
 
     # list and remove go through the service too (it owns the indexes)
@@ -109,10 +109,10 @@ def test_ingest_goes_through_the_running_service(live_server, files: Path) -> No
     assert "Hygieneplan.pdf" in r.stdout and docs[0].id in r.stdout
     r = cli(["documents", "remove", docs[0].id, "-c", "Hygieneplan"], data, live_server.port)
     assert r.returncode == 0, r.stderr
-    index = live_server.app.state.handbooks.index
+    index = live_server.app.state.services.handbooks.index
     assert index.documents("Hygieneplan") == [] and index.chunk_count(docs[0].id) == 0
     assert index.vectors.count("Hygieneplan", docs[0].id) == 0
     r = cli(["ask", "Was ist bei Norovirus zu tun?", "--collection", "Hygieneplan"], data, live_server.port)
     assert r.returncode == 0 and r.stdout.strip() == NOTHING_FOUND  # its content is gone from answers
-    keys = live_server.app.state.accounts.list_keys()
+    keys = live_server.app.state.services.accounts.list_keys()
     assert len(keys) == 4 and all(k.revoked_at is not None for k in keys)  # each command's key lived only for it

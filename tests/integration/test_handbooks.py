@@ -30,7 +30,7 @@ async def box(tmp_path, real_engines):
     settings = make_settings(tmp_path / "data")
     settings.handbooks.max_upload_mb = 2
     app = create_app(settings, engines=real_engines, mount_ui=False)
-    accounts = app.state.accounts
+    accounts = app.state.services.accounts
     accounts.add("leitung", "facility_admin", "geheim123")
     accounts.add("pflege", "staff", "geheim123")
     admin_key, _ = accounts.create_key("leitung")
@@ -41,7 +41,7 @@ async def box(tmp_path, real_engines):
             httpx.AsyncClient(transport=transport, base_url="http://box", timeout=120,
                               headers={"Authorization": f"Bearer {staff_key}"}) as staff:
         yield app, admin, staff
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()
 
 
 async def upload(client: httpx.AsyncClient, name: str, data: bytes, collection: str = "Hygieneplan") -> dict:
@@ -105,7 +105,7 @@ async def test_upload_search_ask_replace_delete(box, spy) -> None:
     changed = [*hb.PAGES[:2], ("3 Norovirus", "Bei Norovirus gilt ab sofort: Kohortenisolierung im Wohnbereich.")]
     new = (await upload(admin, "Hygieneplan.pdf", hb.make_pdf(changed)))["result"]
     assert new["status"] == "replaced" and new["document"]["id"] != doc["id"]
-    index = app.state.handbooks.index
+    index = app.state.services.handbooks.index
     assert index.vectors.count("Hygieneplan", doc["id"]) == 0 and index.chunk_count(doc["id"]) == 0
     assert "Kohortenisolierung" in (await search(staff, "Norovirus Isolierung"))[0]["text"]
     assert len((await staff.get("/api/collections/Hygieneplan/documents")).json()["documents"]) == 1
@@ -116,7 +116,7 @@ async def test_upload_search_ask_replace_delete(box, spy) -> None:
     assert (await admin.delete(f"/api/collections/Hygieneplan/documents/{new_id}")).status_code == 204
     assert await search(staff, "Norovirus") == []
     assert index.vectors.count("Hygieneplan", new_id) == 0 and index.chunk_count(new_id) == 0
-    assert not list((app.state.settings.storage.data_dir / "documents").iterdir())
+    assert not list((app.state.services.settings.storage.data_dir / "documents").iterdir())
     r = await staff.post("/api/collections/Hygieneplan/ask", json={"question": "Was tun bei Norovirus?"})
     assert r.json() == {"answer": NOTHING_FOUND, "citations": [], "passages": [], "ai_generated": True}
 
@@ -213,11 +213,12 @@ async def test_collections_are_readable_per_role(box) -> None:
 
 
 def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) -> None:
-    from appliance.handbooks_service import HandbookService
+    from appliance.handbooks.service import HandbookService
+    from appliance.infra.db import Database
 
     settings = make_settings(tmp_path / "data")
     app = create_app(settings, engines=real_engines, mount_ui=False)
-    service = app.state.handbooks
+    service = app.state.services.handbooks
     index = service.index
     original_add = index.vectors.add
 
@@ -232,7 +233,7 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
     assert index.documents("Hygieneplan") == []  # never visible to search
     assert index.vectors.count() > 0  # but the half is on disk
     service.close()
-    restarted = HandbookService(settings, app.state.db.engine, real_engines.embedder)  # recover() runs here
+    restarted = HandbookService(settings, Database(settings.database_url).engine, real_engines.embedder)  # recover()
     assert restarted.index.vectors.count() == 0
     assert not list((settings.storage.data_dir / "documents").iterdir())  # nor its original
     result = restarted.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
@@ -241,11 +242,11 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
 
 
 def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> None:
-    from appliance.accounts import Principal, Role
+    from appliance.people.accounts import Principal, Role
 
     settings = make_settings(tmp_path / "data", sample=True)
     app = create_app(settings, engines=real_engines, mount_ui=False)
-    service = app.state.handbooks
+    service = app.state.services.handbooks
     service.jobs.wait_idle()
     docs = service.index.documents("Pflegehandbuch")
     assert [d.title for d in docs] == ["Beispiel-Pflegehandbuch (MUSTER)"]
@@ -253,7 +254,7 @@ def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> No
     assert service.search(staff, "Pflegehandbuch", "Sturz Notruf", 3)[0].section.endswith("3 Sturz")
     service.ingestor.delete(docs[0].id)  # the facility removes it ...
     service.close()
-    again = create_app(settings, engines=real_engines, mount_ui=False).state.handbooks
+    again = create_app(settings, engines=real_engines, mount_ui=False).state.services.handbooks
     again.jobs.wait_idle()
     assert again.index.documents("Pflegehandbuch") == []  # ... and it does not come back
     again.close()
@@ -261,8 +262,8 @@ def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> No
 
 def test_the_same_content_under_another_name_is_not_added_twice(tmp_path, real_engines) -> None:
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
-    ingestor = app.state.handbooks.ingestor
+    ingestor = app.state.services.handbooks.ingestor
     first = ingestor.ingest("Hygieneplan", "hygiene.md", hb.make_markdown())
     second = ingestor.ingest("Hygieneplan", "hygiene-kopie.md", hb.make_markdown())
     assert second.status == "unchanged" and second.document.id == first.document.id
-    app.state.handbooks.close()
+    app.state.services.handbooks.close()

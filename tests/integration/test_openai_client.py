@@ -96,7 +96,7 @@ def test_errors_map_to_the_client_exceptions(client: openai.OpenAI, live_server)
 
 
 def test_a_client_that_disconnects_stops_its_generation(client: openai.OpenAI, live_server) -> None:
-    model = live_server.app.state.engines.chat(TEST_CHAT)
+    model = live_server.app.state.services.models.engines.chat(TEST_CHAT)
     body = {"model": TEST_CHAT, "stream": True, "max_tokens": 1500, "temperature": 0.8,
             "messages": [{"role": "user", "content": "Tell a very long story about a lighthouse."}]}
     with httpx.Client(timeout=60) as http, http.stream(
@@ -128,7 +128,7 @@ LONG = {"model": TEST_CHAT, "max_tokens": 1500, "temperature": 0,
 
 
 def test_a_non_streaming_client_that_leaves_stops_its_generation(client: openai.OpenAI, live_server) -> None:
-    model = live_server.app.state.engines.chat(TEST_CHAT)
+    model = live_server.app.state.services.models.engines.chat(TEST_CHAT)
     auth = {"Authorization": f"Bearer {client.api_key}"}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{live_server.url}/v1/chat/completions", json=LONG, headers=auth, timeout=1.5)

@@ -26,8 +26,8 @@ def client(tmp_path_factory):
     settings = make_settings(tmp_path_factory.mktemp("site"), chat=[TEST_CHAT], embedding=None, speech=[TINY])
     engines = load_engines(settings)
     app = create_app(settings, engines=engines, mount_ui=False)
-    app.state.accounts.add("carer", "staff", "secret123")
-    key, _ = app.state.accounts.create_key("carer")
+    app.state.services.accounts.add("carer", "staff", "secret123")
+    key, _ = app.state.services.accounts.create_key("carer")
     with LiveServer(app) as server:
         yield openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=120)
     engines.close()

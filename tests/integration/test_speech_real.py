@@ -72,8 +72,8 @@ def test_silence_is_an_empty_text_and_a_bad_language_a_clear_error(client, tmp_p
 def test_the_interpreter_transcribes_and_translates(tmp_path, real_engines) -> None:
     """Two conversations at once, each with its own speech; each gets its own words back."""
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
-    app.state.accounts.add("berater", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("berater")
+    app.state.services.accounts.add("berater", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("berater")
     auth = {"Authorization": f"Bearer {key}"}
     from models.speech import decode
 
@@ -140,8 +140,8 @@ def test_a_client_that_leaves_stops_its_transcription(tmp_path, real_engines) ->
     long = tmp_path / "lang.flac"  # about two minutes of speech
     subprocess.run(["sox", str(sentence), str(long), "repeat", "12"], check=True)
     app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
     with LiveServer(app) as server:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{server.url}/v1/audio/transcriptions", headers={"Authorization": f"Bearer {key}"},

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.accounts import AccountError, Accounts, Role
-from appliance.db import MIGRATIONS, Database
+from appliance.infra.db import MIGRATIONS, Database
+from appliance.people.accounts import AccountError, Accounts, Role
 
 HEAD = max(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
 

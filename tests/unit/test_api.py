@@ -13,8 +13,8 @@ from appliance.server import create_app
 @pytest.fixture
 async def api(settings, fake_engines):
     app = create_app(settings, engines=fake_engines, mount_ui=False)
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://box",
                                  headers={"Authorization": f"Bearer {key}"}) as client:
@@ -49,7 +49,7 @@ async def test_wrong_and_revoked_key(api: httpx.AsyncClient) -> None:
     r = await api.get("/v1/models", headers={"Authorization": "Bearer sk-box-falsch"})
     assert r.status_code == 401
     assert "API-Schlüssel" in r.json()["error"]["message"]
-    api.app.state.accounts.revoke_key(api.key)
+    api.app.state.services.accounts.revoke_key(api.key)
     assert (await api.get("/v1/models")).status_code == 401
 
 

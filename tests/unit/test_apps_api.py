@@ -19,8 +19,8 @@ async def _box(settings, engines):
     app = create_app(settings, engines=engines, mount_ui=False)
     clients = {}
     for name, role in (("anna", "staff"), ("otto", "app_author"), ("lea", "facility_admin")):
-        app.state.accounts.add(name, role, "geheim123")
-        key, _ = app.state.accounts.create_key(name)
+        app.state.services.accounts.add(name, role, "geheim123")
+        key, _ = app.state.services.accounts.create_key(name)
         clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
                                           headers={"Authorization": f"Bearer {key}"})
     return app, clients
@@ -54,7 +54,7 @@ async def test_staff_find_and_run_a_builtin_app(box) -> None:
     assert events[-1] == "[DONE]" and json.loads(events[-2])["app"] == "elternbrief"
     assert "".join(json.loads(e)["delta"] for e in events[:-2]) == json.loads(events[-2])["output"]
 
-    store = lea._transport.app.state.apps.store
+    store = lea._transport.app.state.services.apps.store
     with store.engine.begin() as c:  # a day older than the retention period goes on the next run
         c.exec_driver_sql("INSERT INTO app_usage (app_id, day, runs) VALUES ('aushang', '2020-01-01', 3)")
     await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})

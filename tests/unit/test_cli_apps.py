@@ -7,13 +7,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from appliance.accounts import Principal, Role
 from appliance.apps.service import AppService
 from appliance.apps.spec import load_yaml
 from appliance.apps.store import BUILTIN_DIR
 from appliance.cli.main import app
 from appliance.config import Settings
-from appliance.db import Database
+from appliance.infra.db import Database
+from appliance.people.accounts import Principal, Role
 from tests.unit.test_apps_spec import MINIMAL
 
 OTTO = Principal(7, "otto", Role.app_author)

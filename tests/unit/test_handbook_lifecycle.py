@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from appliance.db import Database
+from appliance.infra.db import Database
 from models.embeddings import FakeEmbedder
 from rag.index import HandbookIndex
 from rag.ingest import Ingestor

@@ -90,8 +90,8 @@ def site(tmp_path, fake_engines):
         for key, value in speech.items():
             setattr(settings.speech, key, value)
         app = create_app(settings, engines=fake_engines, mount_ui=False)
-        app.state.accounts.add("berater", "staff", "geheim123")
-        key, _ = app.state.accounts.create_key("berater")
+        app.state.services.accounts.add("berater", "staff", "geheim123")
+        key, _ = app.state.services.accounts.create_key("berater")
         return TestClient(app), {"Authorization": f"Bearer {key}"}
 
     return build

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 import rag.index
-from appliance.db import Database
+from appliance.infra.db import Database
 from rag.chunking import Chunk
 from rag.index import DocumentInfo, HandbookIndex, _now
 from rag.search import query_terms

@@ -19,8 +19,8 @@ URL = "/v1/audio/transcriptions"
 
 
 def client_for(app) -> httpx.AsyncClient:
-    app.state.accounts.add("anna", "staff", "geheim123")
-    key, _ = app.state.accounts.create_key("anna")
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
                              headers={"Authorization": f"Bearer {key}"})
 

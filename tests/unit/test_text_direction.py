@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from appliance.interpreter import LANGUAGES, RTL
-from appliance.text_direction import chosen_language, language_is_rtl, one_way_pieces, text_is_rtl
+from appliance.apps.text_direction import chosen_language, language_is_rtl, one_way_pieces, text_is_rtl
+from appliance.speech.interpreter import LANGUAGES, RTL
 
 BUILTIN = Path(__file__).parents[2] / "appliance" / "apps" / "builtin"
 

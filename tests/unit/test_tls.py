@@ -31,8 +31,8 @@ def test_the_service_speaks_https_with_secure_cookies(tmp_path, fake_engines) ->
         assert server.url.startswith("https://")
         with httpx.Client(base_url=server.url, verify=str(cert)) as client:
             assert client.get("/healthz").status_code == 200
-            app.state.accounts.add("anna", "staff", "geheim123")
-            key_text, _ = app.state.accounts.create_key("anna")
+            app.state.services.accounts.add("anna", "staff", "geheim123")
+            key_text, _ = app.state.services.accounts.create_key("anna")
             r = client.get("/v1/models", headers={"Authorization": f"Bearer {key_text}"})
             assert r.status_code == 200
         with pytest.raises(httpx.HTTPError), httpx.Client() as plain:
@@ -58,7 +58,7 @@ def test_certificate_and_key_come_together(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_bad_certificate_files_are_named_before_start(tmp_path) -> None:
-    from appliance import tls
+    from appliance.infra import tls
 
     cert, key = self_signed(tmp_path)
     (tmp_path / "other").mkdir()

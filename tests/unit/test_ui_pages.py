@@ -24,7 +24,7 @@ async def test_first_run_only_while_no_account_exists(web: httpx.AsyncClient) ->
     assert r.status_code == 422 and "stimmen nicht überein" in r.text and 'value="leitung"' in r.text
     r = await web.post("/setup", data={"name": "leitung", "password": "kurz", "password2": "kurz"})
     assert r.status_code == 422 and "mindestens 8 Zeichen" in r.text
-    assert web.app.state.accounts.count() == 0
+    assert web.app.state.services.accounts.count() == 0
     r = await web.post("/setup", data={"name": "leitung", "password": "geheim123", "password2": "geheim123"})
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert (await web.get("/")).status_code == 200  # signed in at once
@@ -32,18 +32,18 @@ async def test_first_run_only_while_no_account_exists(web: httpx.AsyncClient) ->
     web.cookies.clear()
     assert (await web.get("/setup")).headers["location"] == "/login"
     r = await web.post("/setup", data={"name": "eindringling", "password": "geheim123", "password2": "geheim123"})
-    assert r.status_code == 303 and web.app.state.accounts.count() == 1
+    assert r.status_code == 303 and web.app.state.services.accounts.count() == 1
 
 
 async def test_the_login_page_carries_the_facility_branding(web: httpx.AsyncClient) -> None:
-    from appliance.branding import Branding
+    from appliance.people.branding import Branding
 
-    web.app.state.accounts.add("anna", "staff", "geheim123")
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
     plain = (await web.get("/login")).text
     assert "<h1>KI-Assistenz</h1>" in plain and "class=\"logo\"" not in plain
-    web.app.state.branding.put(Branding(name="Haus Abendrot", login_text="Willkommen im Haus Abendrot.",
+    web.app.state.services.branding.store.put(Branding(name="Haus Abendrot", login_text="Willkommen im Haus Abendrot.",
                                         privacy_url="/datenschutz"))
-    web.app.state.branding.put_logo(_png())
+    web.app.state.services.branding.store.put_logo(_png())
     page = (await web.get("/login")).text
     assert "<title>Anmelden · Haus Abendrot</title>" in page and "<h1>Haus Abendrot</h1>" in page
     assert 'src="/api/branding/logo"' in page and "Willkommen im Haus Abendrot." in page
@@ -62,7 +62,7 @@ def _png() -> bytes:
 
 
 async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
-    web.app.state.accounts.add("anna", "staff", "geheim123")
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
     r = await web.post("/login", data={"name": "anna", "password": "falsch"})
     assert r.status_code == 401 and "Anmeldung fehlgeschlagen" in r.text
     r = await web.post("/login", data={"name": "anna", "password": "geheim123"})
@@ -80,7 +80,7 @@ async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
 
 
 async def test_a_new_password_ends_open_sessions(web: httpx.AsyncClient) -> None:
-    accounts = web.app.state.accounts
+    accounts = web.app.state.services.accounts
     accounts.add("anna", "staff", "geheim123")
     await web.post("/login", data={"name": "anna", "password": "geheim123"})
     assert (await web.get("/v1/models")).status_code == 200
@@ -90,14 +90,14 @@ async def test_a_new_password_ends_open_sessions(web: httpx.AsyncClient) -> None
 
 
 async def test_disabled_account_loses_its_session(web: httpx.AsyncClient) -> None:
-    web.app.state.accounts.add("anna", "staff", "geheim123")
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
     await web.post("/login", data={"name": "anna", "password": "geheim123"})
-    web.app.state.accounts.set_disabled("anna")
+    web.app.state.services.accounts.set_disabled("anna")
     assert (await web.get("/v1/models")).status_code == 401
 
 
 async def test_gradio_api_is_closed_without_login(web: httpx.AsyncClient) -> None:
-    web.app.state.accounts.add("anna", "staff", "geheim123")
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
     r = await web.post("/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"})
     assert r.status_code == 401
     r = await web.get("/config")
@@ -105,7 +105,7 @@ async def test_gradio_api_is_closed_without_login(web: httpx.AsyncClient) -> Non
 
 
 async def test_language_switch(web: httpx.AsyncClient) -> None:
-    web.app.state.accounts.add("anna", "staff", "geheim123")
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
     r = await web.get("/lang/en?next=/login")
     assert r.headers["location"] == "/login"
     page = await web.get("/login")
@@ -130,19 +130,19 @@ async def test_first_run_from_another_device_needs_the_setup_code(remote: httpx.
     assert "Einrichtungscode" in page.text
     form = {"name": "leitung", "password": "geheim123", "password2": "geheim123"}
     r = await remote.post("/setup", data=form)
-    assert r.status_code == 403 and remote.app.state.accounts.count() == 0
+    assert r.status_code == 403 and remote.app.state.services.accounts.count() == 0
     r = await remote.post("/setup", data={**form, "code": "FALSCH"})
     assert r.status_code == 403 and "stimmt nicht" in r.text
-    r = await remote.post("/setup", data={**form, "code": remote.app.state.setup_code.lower()})
-    assert r.status_code == 303 and remote.app.state.accounts.count() == 1
+    r = await remote.post("/setup", data={**form, "code": remote.app.state.services.signin.setup_code.lower()})
+    assert r.status_code == 303 and remote.app.state.services.accounts.count() == 1
 
 
 async def test_login_attempts_are_throttled(remote: httpx.AsyncClient) -> None:
-    remote.app.state.accounts.add("anna", "staff", "geheim123")
+    remote.app.state.services.accounts.add("anna", "staff", "geheim123")
     for _ in range(5):
         assert (await remote.post("/login", data={"name": "anna", "password": "falsch"})).status_code == 401
     r = await remote.post("/login", data={"name": "anna", "password": "geheim123"})
     assert r.status_code == 429 and "Zu viele Fehlversuche" in r.text
     # another name from the same device is not blocked
-    remote.app.state.accounts.add("bert", "staff", "geheim123")
+    remote.app.state.services.accounts.add("bert", "staff", "geheim123")
     assert (await remote.post("/login", data={"name": "bert", "password": "geheim123"})).status_code == 303

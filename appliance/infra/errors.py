@@ -40,6 +40,10 @@ class ApiError(Exception):
         self.param = param
         self.headers = headers or {}
 
+    def message(self, lang: str) -> str:
+        """The message in a person's language: English when they chose it, German otherwise."""
+        return self.en if lang == "en" else self.de
+
 
 def prefers_english(request: Request) -> bool:
     """English only when the client ranks it above German (q-values respected); German otherwise."""

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import rag
-from appliance.accounts import Principal, Role
-from appliance.chat_service import ChatService
+from appliance.chat.answer import Answer
+from appliance.chat.service import ChatService
 from appliance.config import Settings
-from appliance.errors import ApiError
-from appliance.jobs import Job, Jobs
+from appliance.infra.errors import ApiError
+from appliance.infra.jobs import Job, Jobs
+from appliance.people.accounts import Principal, Role
 from models.chat import Message, SamplingParams
 from models.embeddings import Embedder
 from rag.answer import NOTHING_FOUND, build_messages, citations, passages, relevant
@@ -51,10 +53,11 @@ def hit_json(h: Hit) -> dict[str, Any]:
 
 
 class HandbookService:
-    def __init__(self, settings: Settings, engine, embedder: Embedder | None) -> None:
+    def __init__(self, settings: Settings, engine, embedder: Embedder | None, chat: ChatService | None = None) -> None:
         """Without an embedder (the command line's `documents list|remove` with no service running)
-        it can list and remove documents, but not ingest or search."""
+        it can list and remove documents, but not ingest or search; without ``chat`` not answer."""
         data = settings.storage.data_dir
+        self.chat = chat
         self.settings = settings.handbooks
         self.index = HandbookIndex(engine, VectorStore(data / "chroma"))
         self.ingestor = Ingestor(self.index, embedder, data / "documents")
@@ -148,12 +151,14 @@ class HandbookService:
             raise ApiError(404, "Diesen Auftrag gibt es nicht.", "No such job.", code="job_not_found")
         return job
 
-    def delete(self, principal: Principal, collection: str, document_id: str) -> None:
+    def delete(self, principal: Principal, collection: str, document_id: str) -> dict[str, Any]:
+        """Remove a document with every chunk, vector and its original; answers what was removed."""
         self.require_manager(principal)
         collection = self.require_read(principal, collection)
         info = self.index.document(document_id)
         if info is None or info.collection != collection or not self.ingestor.delete(document_id):
             raise ApiError(404, "Dieses Dokument gibt es nicht.", "No such document.", code="document_not_found")
+        return doc_json(info)
 
     def original(self, principal: Principal, collection: str, document_id: str) -> tuple[Path, DocumentInfo]:
         collection = self.require_read(principal, collection)
@@ -180,25 +185,43 @@ class HandbookService:
         collection = self.require_read(principal, collection)
         return self.retriever.search(self._question(query, "query"), [collection], k)
 
-    def passages(self, principal: Principal, collection: str, question: str) -> tuple[str, list[Hit]]:
-        question = self._question(question, "question")
-        hits = self.search(principal, collection, question, self.settings.top_k)
-        return question, relevant(hits, self.settings.min_similarity, self.settings.min_keyword)
+    def _passages(self, principal: Principal, collection: str, question: str) -> list[Hit]:
+        hits = self.retriever.search(question, [self.require_read(principal, collection)], self.settings.top_k)
+        return relevant(hits, self.settings.min_similarity, self.settings.min_keyword)
 
-    async def ask(self, chat: ChatService, question: str, hits: list[Hit], owner: str = "") -> AsyncIterator[str]:
-        """The answer's text pieces; nothing at all is generated when no passage fits."""
+    async def answer(self, principal: Principal, collection: str, question: str) -> Answer:
+        """The answer to a question from a collection's handbooks: its text as the model writes it,
+        then the citations and every passage it was given. Nothing is generated when no passage
+        fits (the answer says the handbooks do not cover it)."""
+        question = self._question(question, "question")
+        hits = await asyncio.to_thread(self._passages, principal, collection, question)
+        return Answer(self._write(question, hits, principal.name), self._answered(hits))
+
+    async def _write(self, question: str, hits: list[Hit], owner: str) -> AsyncIterator[str]:
         if not hits:
             yield NOTHING_FOUND
             return
+        if self.chat is None:
+            raise RuntimeError("this handbook service was built without a chat model")
         messages = [Message(role, content) for role, content in build_messages(question, hits)]
         params = SamplingParams(temperature=0.1, max_tokens=400)
-        async for piece in chat.texts(None, messages, params, owner=owner, system_shared=True):
+        async for piece in self.chat.texts(None, messages, params, owner=owner, system_shared=True):
             yield piece
 
     @staticmethod
-    def answer_json(answer: str, hits: list[Hit]) -> dict[str, Any]:
-        return {"answer": answer.strip(), "citations": [asdict(c) for c in citations(answer, hits)],
-                "passages": [asdict(c) for c in passages(answer, hits)], "ai_generated": True}
+    def _answered(hits: list[Hit]) -> Callable[[str], dict[str, Any]]:
+        def result(answer: str) -> dict[str, Any]:
+            return {"answer": answer.strip(), "citations": [asdict(c) for c in citations(answer, hits)],
+                    "passages": [asdict(c) for c in passages(answer, hits)], "ai_generated": True}
+
+        return result
+
+    def passages_for(self, principal: Principal, collection: str, text: str) -> list[Hit]:
+        """The passages an app that draws on a collection gives the model with its input."""
+        return self._passages(principal, collection, self._question(text, "question"))
+
+    def collection_names(self) -> set[str]:
+        return {name for name, _ in self.index.collections()}
 
     def offer_sample(self, data_dir: Path) -> None:
         """A new box gets the sample handbook once, so a newcomer can try the assistant at once.
@@ -210,6 +233,17 @@ class HandbookService:
         self.index.ensure_collection(SAMPLE_COLLECTION)
         self.jobs.submit("ingest", 0, lambda job: {"status": self.ingestor.ingest(
             SAMPLE_COLLECTION, SAMPLE.name, SAMPLE.read_bytes()).status}, lambda exc: {"message": str(exc)})
+
+    def ingest_file(self, principal: Principal, collection: str, filename: str, data: bytes,
+                    progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+        """Ingest one file now, in this thread (the command line with no service running)."""
+        self.require_manager(principal)
+        collection = self.check_name(collection)
+        try:
+            result = self.ingestor.ingest(collection, filename, data, progress)
+        except Exception as exc:  # the caller reports it beside the other files
+            raise parse_error(exc) from None
+        return {"status": result.status, "document": doc_json(result.document)}
 
     def close(self) -> None:
         self.jobs.shutdown()

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from appliance.apps.spec import SpecError, parse_spec
-from appliance.deps import AppsDep, ChatDep, PrincipalDep, SettingsDep
-from appliance.routers import streaming
+from appliance.api import streaming
+from appliance.api.deps import AppsDep, PrincipalDep
+from appliance.api.forms import UploadFile as FormFile
+from appliance.api.forms import is_multipart, read_form, text_field
+from appliance.apps.files import FileInput
+from appliance.infra.errors import ApiError
 
 router = APIRouter(prefix="/api", tags=["apps"])
 
@@ -25,9 +30,37 @@ def attachment(name: str) -> str:
 
 
 class RunRequest(BaseModel):
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Field name: value. A document for a file"
+                                   " field as {filename, content_base64}, or as a multipart file of that name.")
     stream: bool = False
     draft: bool = Field(False, description="Authors: run the newest saved version, not the published one.")
+
+
+MAX_FILES = 8
+
+
+async def run_request(request: Request) -> RunRequest:
+    """The run's body as JSON, or as multipart/form-data: the fields ``inputs`` (JSON), ``stream`` and
+    ``draft``, and each document as a file named like its field. Files stay in memory."""
+    try:
+        if not is_multipart(request):
+            return RunRequest.model_validate_json(await request.body())
+        form = await read_form(request, param="inputs", max_files=MAX_FILES)
+        raw = text_field(form, "inputs")
+        try:
+            inputs = json.loads(raw) if raw else {}
+        except ValueError:
+            raise ApiError(422, "Feld 'inputs' ist kein gültiges JSON.", "Field 'inputs' is not valid JSON.",
+                           code="invalid_value", param="inputs") from None
+        body = RunRequest.model_validate({"inputs": inputs, "stream": text_field(form, "stream") or False,
+                                          "draft": text_field(form, "draft") or False})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    for name, value in form.items():
+        if isinstance(value, FormFile):
+            body.inputs[name] = FileInput(value.filename or name, await value.read())
+            await value.close()
+    return body
 
 
 class PreviewRequest(BaseModel):
@@ -68,18 +101,10 @@ async def import_app(apps: AppsDep, who: PrincipalDep, response: Response, file:
 
 
 @router.post("/apps/preview", response_model=None)
-async def preview(body: PreviewRequest, apps: AppsDep, chat: ChatDep, who: PrincipalDep, settings: SettingsDep,
+async def preview(body: PreviewRequest, apps: AppsDep, who: PrincipalDep,
                   request: Request) -> dict[str, Any] | StreamingResponse:
-    from appliance.apps.service import spec_error
-
-    apps.require_author(who)
-    try:
-        spec = parse_spec({**body.app, "version": body.app.get("version") or 1})
-    except SpecError as exc:
-        raise spec_error(exc) from None
-    prepared = await run_in_threadpool(apps.prepare, who, spec, spec.version, body.inputs, settings.handbooks.top_k)
-    pieces = apps.generate(chat, prepared)
-    return await streaming.answer(request, pieces, body.stream, lambda text: apps.result(prepared, text, count=False))
+    answer = await apps.preview(who, body.app, body.inputs)
+    return await streaming.answer(request, answer, body.stream)
 
 
 @router.get("/apps/{app_id}")
@@ -120,13 +145,16 @@ async def export_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> Response:
                     headers={"Content-Disposition": attachment(name)})
 
 
-@router.post("/apps/{app_id}/run", response_model=None)
-async def run_app(app_id: str, body: RunRequest, apps: AppsDep, chat: ChatDep, who: PrincipalDep,
-                  settings: SettingsDep, request: Request) -> dict[str, Any] | StreamingResponse:
-    spec, version, _ = apps.resolve(who, app_id, body.draft)
-    prepared = await run_in_threadpool(apps.prepare, who, spec, version, body.inputs, settings.handbooks.top_k)
-    pieces = apps.generate(chat, prepared)
-    return await streaming.answer(request, pieces, body.stream, lambda text: apps.result(prepared, text))
+RUN_BODY = {"requestBody": {"content": {"application/json": {"schema": RunRequest.model_json_schema()},
+                                        "multipart/form-data": {}}}}
+
+
+@router.post("/apps/{app_id}/run", response_model=None, openapi_extra=RUN_BODY)
+async def run_app(app_id: str, apps: AppsDep, who: PrincipalDep,
+                  request: Request) -> dict[str, Any] | StreamingResponse:
+    body = await run_request(request)
+    answer = await apps.run(who, app_id, body.inputs, body.draft)
+    return await streaming.answer(request, answer, body.stream)
 
 
 @router.post("/apps/{app_id}/document")

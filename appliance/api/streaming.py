@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+
+from appliance.chat.answer import Answer
 
 DISCONNECT_POLL_S = 0.5
 
@@ -58,37 +60,33 @@ def _event(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def answer(request: Request, pieces: AsyncIterator[str], stream: bool,
-                 finish: Callable[[str], dict[str, Any]]) -> dict[str, Any] | Response:
-    """Non-streamed: the whole text through ``finish``. Streamed: ``{"delta"}`` events, then
-    ``finish``'s object, then ``[DONE]``. A client that leaves stops the generation."""
+async def answer(request: Request, answer: Answer, stream: bool) -> dict[str, Any] | Response:
+    """Non-streamed: the whole answer object. Streamed: ``{"delta"}`` events, then the answer
+    object, then ``[DONE]``. A client that leaves stops the generation."""
     if not stream:
         try:
-            text = await first_item(request, pieces, "")
-            async for piece in pieces:
-                text += piece
+            await first_item(request, answer)
+            async for _ in answer:
                 if await request.is_disconnected():
-                    break
+                    return left_response()
         except ClientLeft:
             return left_response()
         finally:
-            await pieces.aclose()
-        return finish(text)
+            await answer.aclose()
+        return answer.result or {}
     try:
-        first = await first_item(request, pieces, "")  # errors before the first piece are real HTTP errors
+        first = await first_item(request, answer, "")  # errors before the first piece are real HTTP errors
     except ClientLeft:
         return left_response()
 
     async def events():
-        text = first
         try:
             yield _event({"delta": first})
-            async for piece in pieces:
-                text += piece
+            async for piece in answer:
                 yield _event({"delta": piece})
-            yield _event(finish(text))
+            yield _event(answer.result or {})
             yield "data: [DONE]\n\n"
         finally:
-            await pieces.aclose()
+            await answer.aclose()
 
     return ClosingStreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

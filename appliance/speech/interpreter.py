@@ -1,7 +1,8 @@
 """The live interpreter: two speakers, push-to-talk, text as it becomes final, each sentence translated.
 
 Transport-free: a Conversation gets audio and control messages and reports through ``send``; the
-WebSocket route (routers/interpret.py) only moves messages. Nothing is kept: audio and text live
+WebSocket route (api/routers/interpret.py) only moves messages. Translations go through the chat
+service like every other use of the chat model. Nothing is kept: audio and text live
 in memory for the length of the conversation and are gone when it ends.
 """
 
@@ -14,7 +15,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from models.chat import ChatModel, Finish, Message, SamplingParams, TextDelta
+from appliance.chat.service import ChatService
+from appliance.config import SpeechSettings
+from appliance.engines import Models
+from appliance.infra.errors import ApiError
+from appliance.speech.read_aloud import ReadAloud
+from models.chat import Message, SamplingParams
 from models.live import StreamingSession
 from models.speech import Transcriber, pcm16_to_float
 
@@ -71,7 +77,7 @@ class InterpreterHub:
             self.active -= 1
 
 
-async def translate(chat: ChatModel, text: str, source: str, target: str, owner: str = "") -> str:
+async def translate(chat: ChatService, text: str, source: str, target: str, owner: str = "") -> str:
     """One sentence into the other language by the chat model (its instruction is in English,
     which small models follow best); the sentence itself is data, never an instruction."""
     messages = [
@@ -83,17 +89,11 @@ async def translate(chat: ChatModel, text: str, source: str, target: str, owner:
     # a sentence's translation takes about as many tokens as the sentence has characters / 2
     params = SamplingParams(max_tokens=min(512, len(text) // 2 + 48), temperature=0.1, repeat_penalty=1.1,
                             stop=("\n\n",))
-    events = await chat.stream(messages, params, owner=owner, system_shared=True)  # the instruction is ours
-    parts: list[str] = []
+    pieces = chat.texts(None, messages, params, owner=owner, system_shared=True)  # the instruction is ours
     try:
-        async for event in events:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, Finish):
-                break
+        return "".join([piece async for piece in pieces]).strip()
     finally:
-        await events.aclose()
-    return "".join(parts).strip()
+        await pieces.aclose()
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Utterance:
 @dataclass
 class Conversation:
     transcriber: Transcriber
-    chat: ChatModel
+    chat: ChatService
     send: Callable[[dict], Awaitable[None]]
     languages: dict[str, str] = field(default_factory=lambda: {"a": "de", "b": "uk"})
     max_utterance_s: float = 120.0
@@ -259,6 +259,36 @@ class Conversation:
                 continue
             await self.send({"type": "translation", "speaker": u.speaker, "id": u.id, "n": n,
                              "source": sentence, "language": target, "text": text})
+
+
+class InterpreterService:
+    """The live interpreter for the WebSocket route and the page: its languages, and conversations,
+    at most ``speech.max_interpreters`` at once."""
+
+    def __init__(self, models: Models, chat: ChatService, read_aloud: ReadAloud, settings: SpeechSettings) -> None:
+        self.models = models
+        self.chat = chat
+        self.read_aloud = read_aloud
+        self.settings = settings
+        self.hub = InterpreterHub(settings.max_interpreters)
+
+    def languages(self) -> list[dict]:
+        """Every language offered, with its names, direction and whether it can be read aloud."""
+        voices = self.read_aloud.languages()
+        return [{"code": code, "name_de": de, "name_en": en, "name": own, "rtl": code in RTL, "voice": code in voices}
+                for code, (de, en, own) in LANGUAGES.items()]
+
+    @contextlib.contextmanager
+    def conversation(self, owner: str, send: Callable[[dict], Awaitable[None]]):
+        """A conversation for ``owner`` while the block runs. Raises ApiError 503 (not_ready) while no
+        speech model is loaded, Busy when every place is taken."""
+        engines = self.models.engines if self.models.ready else None
+        if engines is None or not engines.transcribers:
+            raise ApiError(503, "Das Sprachmodell ist nicht geladen (noch nicht oder models.speech leer).",
+                           "The speech model is not loaded (not yet, or models.speech is empty).", code="not_ready")
+        with self.hub.place():
+            yield Conversation(self.models.transcriber(None), self.chat, send,
+                               max_utterance_s=self.settings.max_utterance_s, owner=owner)
 
 
 def _error(code: str, de: str, en: str) -> dict:

@@ -9,10 +9,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from appliance.deps import ChatDep, HandbooksDep, PrincipalDep
-from appliance.handbooks_service import hit_json
-from appliance.openai_types import Utf8
-from appliance.routers import streaming
+from appliance.api import streaming
+from appliance.api.deps import HandbooksDep, PrincipalDep
+from appliance.api.openai_types import Utf8
+from appliance.handbooks.service import hit_json
 
 router = APIRouter(prefix="/api", tags=["handbooks"])
 
@@ -80,8 +80,7 @@ async def search(collection: str, body: SearchRequest, handbooks: HandbooksDep, 
 
 
 @router.post("/collections/{collection}/ask", response_model=None)
-async def ask(collection: str, body: AskRequest, handbooks: HandbooksDep, chat: ChatDep, who: PrincipalDep,
+async def ask(collection: str, body: AskRequest, handbooks: HandbooksDep, who: PrincipalDep,
               request: Request) -> dict[str, Any] | StreamingResponse:
-    question, hits = await run_in_threadpool(handbooks.passages, who, collection, body.question)
-    pieces = handbooks.ask(chat, question, hits, owner=who.name)
-    return await streaming.answer(request, pieces, body.stream, lambda text: handbooks.answer_json(text, hits))
+    answer = await handbooks.answer(who, collection, body.question)
+    return await streaming.answer(request, answer, body.stream)

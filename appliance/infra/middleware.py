@@ -7,10 +7,11 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.errors import ApiError, error_response
+from appliance.infra.errors import ApiError, error_response
 
-# handbook uploads through the API and through the web UI (Gradio's upload route)
-UPLOAD_PATH = re.compile(r"^(/api/collections/[^/]+/documents|/gradio_api/upload)$")
+# handbook uploads through the API and through the web UI (Gradio's upload route), and app runs,
+# whose file fields take documents (multipart or base64) within the same limit
+UPLOAD_PATH = re.compile(r"^(/api/collections/[^/]+/documents|/gradio_api/upload|/api/apps/([^/]+/run|preview))$")
 AUDIO_PATH = re.compile(r"^/v1/audio/transcriptions$")
 MULTIPART_SLACK = 1024 * 1024  # form fields and boundaries around the file itself
 

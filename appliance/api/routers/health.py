@@ -4,7 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Match, Mount
 
-from appliance.errors import ApiError
+from appliance.api.deps import ModelsDep
+from appliance.infra.errors import ApiError
 
 router = APIRouter(tags=["health"])
 
@@ -15,13 +16,12 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
-    state = request.app.state
-    if state.engines is not None:
-        return JSONResponse({"status": "ready", "models": list(state.engines.entries)})
-    body = {"status": "failed" if state.load_error else "loading"}
-    if state.load_error:
-        body["error"] = state.load_error
+async def readyz(models: ModelsDep) -> JSONResponse:
+    if models.ready:
+        return JSONResponse({"status": "ready", "models": list(models.engines.entries)})
+    body = {"status": "failed" if models.load_error else "loading"}
+    if models.load_error:
+        body["error"] = models.load_error
     return JSONResponse(body, status_code=503)
 
 

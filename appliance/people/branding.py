@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, text
 
-from appliance.errors import ApiError
+from appliance.infra.errors import ApiError
+from appliance.people.accounts import Principal, Role
 
 MAX_LOGO_BYTES = 1024 * 1024
 DEFAULT_NAME = "KI-Assistenz"
@@ -85,3 +86,52 @@ class BrandingStore:
                 old.unlink()
         tmp.replace(target)
         return target
+
+
+class BrandingService:
+    """The branding for the API and the UI: everyone reads it (the sign-in page too), only the
+    facility admin changes it."""
+
+    def __init__(self, store: BrandingStore) -> None:
+        self.store = store
+
+    def get(self) -> Branding:
+        return self.store.get()
+
+    def logo(self) -> Path | None:
+        return self.store.logo()
+
+    def public(self) -> dict:
+        """The branding as the API shows it, with the logo's address when one is set."""
+        return {**self.get().model_dump(), "logo": "/api/branding/logo" if self.logo() else None}
+
+    @staticmethod
+    def _require_admin(who: Principal) -> None:
+        if who.role is not Role.facility_admin:
+            raise ApiError(403, "Das Erscheinungsbild legt die Einrichtungsleitung fest.",
+                           "Only facility admins change the branding.", code="forbidden")
+
+    def put(self, who: Principal, branding: Branding) -> dict:
+        self._require_admin(who)
+        self.store.put(branding)
+        return self.public()
+
+    def put_logo(self, who: Principal, data: bytes) -> dict:
+        self._require_admin(who)
+        self.store.put_logo(data)
+        return self.public()
+
+    def update(self, who: Principal, logo: bytes | None = None, **fields: object) -> dict:
+        """Change some fields (and the logo) in one step, as the admin page saves them; a field
+        that is not valid answers 422 naming it, and nothing is changed."""
+        self._require_admin(who)
+        try:
+            branding = Branding.model_validate({**self.get().model_dump(), **fields})
+        except ValidationError as exc:
+            field = ".".join(str(x) for x in exc.errors()[0]["loc"])
+            raise ApiError(422, f"Bitte prüfen: {field}", f"Please check: {field}", code="invalid_value",
+                           param=field) from None
+        if logo is not None:
+            self.store.put_logo(logo)
+        self.store.put(branding)
+        return self.public()

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from appliance.deps import ChatDep, PrincipalDep
-from appliance.openai_types import (
+from appliance.api.deps import ChatDep, PrincipalDep
+from appliance.api.openai_types import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -20,7 +20,7 @@ from appliance.openai_types import (
     Delta,
     Usage,
 )
-from appliance.routers.streaming import ClientLeft, ClosingStreamingResponse, first_item, left_response
+from appliance.api.streaming import ClientLeft, ClosingStreamingResponse, first_item, left_response
 from models.chat import ChatEvent, Finish, Message, SamplingParams, TextDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"])

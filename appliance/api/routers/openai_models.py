@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from appliance.deps import EnginesDep, PrincipalDep
-from appliance.openai_types import ModelCard, ModelList
+from appliance.api.deps import ModelsDep, PrincipalDep
+from appliance.api.openai_types import ModelCard, ModelList
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -11,7 +11,8 @@ STARTED = 1764028800  # fixed 'created' value: the models have no meaningful cre
 
 
 @router.get("/models")
-async def list_models(engines: EnginesDep, _: PrincipalDep) -> ModelList:
+async def list_models(models: ModelsDep, _: PrincipalDep) -> ModelList:
+    engines = models.engines  # 503 while they are still loading
     cards = [ModelCard(id=mid, created=STARTED, kind="chat") for mid in engines.chat_models]
     if engines.embedder is not None:
         cards.append(ModelCard(id=engines.embedder.id, created=STARTED, kind="embedding"))

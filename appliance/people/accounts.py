@@ -15,8 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from appliance.db import Database
-from appliance.tables import ApiKey, User, utcnow
+from appliance.infra.db import Database
+from appliance.infra.tables import ApiKey, User, utcnow
 
 KEY_PREFIX = "sk-box-"
 MIN_PASSWORD = 8

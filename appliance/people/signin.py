@@ -1,0 +1,66 @@
+"""Signing in to the web UI: the password check with its throttle, and the first administrator.
+
+One place decides who gets in, so the audit trail and directory login attach here later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+
+from appliance.people.accounts import AccountError, Accounts, Principal
+from appliance.people.throttle import LoginThrottle
+
+LOCAL_CLIENTS = ("127.0.0.1", "::1", "localhost")
+
+
+class Refused(Exception):
+    """Not signed in. ``reason``: throttled (``minutes`` to wait), wrong, code, mismatch, or invalid
+    (``detail`` says why, in German, from the account rules)."""
+
+    def __init__(self, status: int, reason: str, minutes: int = 0, detail: str = "") -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.minutes = minutes
+        self.detail = detail
+
+
+@dataclass
+class SignIn:
+    accounts: Accounts
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    setup_code: str = field(default_factory=lambda: secrets.token_hex(4).upper())
+    """Asked on the first-run page from any other device than the box itself."""
+
+    @staticmethod
+    def is_local(client: str) -> bool:
+        return client in LOCAL_CLIENTS
+
+    async def password(self, client: str, name: str, password: str) -> Principal:
+        """The person with this name and password, unless too many tries came from here for that name."""
+        wait = self.throttle.wait_seconds(client, name)
+        if wait:
+            raise Refused(429, "throttled", minutes=wait // 60 + 1)
+        # argon2 takes ~0.1 s of CPU: off the event loop, so streams and pages stay fluid
+        principal = await asyncio.to_thread(self.accounts.authenticate, name, password)
+        if principal is None:
+            self.throttle.failed(client, name)
+            raise Refused(401, "wrong")
+        self.throttle.succeeded(client, name)
+        return principal
+
+    async def first_admin(self, client: str, code: str, name: str, password: str, repeated: str,
+                          language: str) -> Principal:
+        """The first account, a facility admin, while there is none. From another device than the box,
+        the setup code from the service's log is needed: nobody else on the network can take over a
+        freshly installed box."""
+        if not self.is_local(client) and not secrets.compare_digest(code.strip().upper(), self.setup_code):
+            raise Refused(403, "code")
+        if password != repeated:
+            raise Refused(422, "mismatch")
+        try:
+            return await asyncio.to_thread(self.accounts.add_first_admin, name, password, language)
+        except AccountError as exc:
+            raise Refused(422, "invalid", detail=str(exc)) from None

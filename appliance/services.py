@@ -1,0 +1,73 @@
+"""Every service of the box, built once by create_app and handed to the API, the UI and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from appliance.apps.service import AppService
+from appliance.chat.service import ChatService
+from appliance.config import Settings
+from appliance.embeddings.service import EmbeddingsService
+from appliance.engines import LoadingEmbedder, Models
+from appliance.infra.db import Database
+from appliance.people.accounts import Accounts
+from appliance.people.branding import BrandingService, BrandingStore
+from appliance.people.signin import SignIn
+from appliance.speech.interpreter import InterpreterService
+from appliance.speech.read_aloud import ReadAloud
+from appliance.speech.transcription import TranscriptionService
+
+if TYPE_CHECKING:
+    from appliance.handbooks.service import HandbookService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    models: Models
+    """The engines, once the lifespan has loaded them."""
+    accounts: Accounts
+    branding: BrandingService
+    chat: ChatService
+    handbooks: HandbookService | None
+    """None when no embedding model is configured: handbooks are off (503 with the reason)."""
+    apps: AppService
+    transcription: TranscriptionService
+    embeddings: EmbeddingsService
+    read_aloud: ReadAloud
+    interpreter: InterpreterService
+    signin: SignIn
+
+    def close(self) -> None:
+        if self.handbooks is not None:
+            self.handbooks.close()
+
+
+def build_services(settings: Settings, db: Database, models: Models, handbooks_on: bool) -> Services:
+    """``handbooks_on``: an embedding model is (or will be) loaded."""
+    data_dir = settings.storage.data_dir
+    chat = ChatService(models, ui_max_tokens=settings.ui.max_answer_tokens)
+    handbooks = None
+    if handbooks_on:
+        from appliance.handbooks.service import HandbookService  # Chroma: only when handbooks are on
+
+        handbooks = HandbookService(settings, db.engine, LoadingEmbedder(models), chat)
+    branding = BrandingService(BrandingStore(db.engine, data_dir))
+    read_aloud = ReadAloud(models, settings.speech.read_aloud)
+    accounts = Accounts(db)
+    return Services(
+        settings=settings,
+        models=models,
+        accounts=accounts,
+        signin=SignIn(accounts),
+        branding=branding,
+        chat=chat,
+        handbooks=handbooks,
+        apps=AppService(db.engine, chat, handbooks, branding.store, usage_days=settings.apps.usage_days,
+                        max_file_mb=settings.handbooks.max_upload_mb),
+        transcription=TranscriptionService(models, settings.speech),
+        embeddings=EmbeddingsService(models),
+        read_aloud=read_aloud,
+        interpreter=InterpreterService(models, chat, read_aloud, settings.speech),
+    )
