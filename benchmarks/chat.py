@@ -165,7 +165,7 @@ def measure(engines, settings, model_id: str, path: Path, threads: int, tokens: 
             per_worker: int) -> dict:
     from appliance.server import create_app
     from models.chat import Message
-    from tests.conftest import LiveServer
+    from tests.support.server import LiveServer
 
     chat = engines.chat(model_id)
     messages = [Message("user", prompt(0)[0]["content"])]

@@ -45,7 +45,8 @@ def handbook_pdf(doc: dict) -> bytes:
 
 
 def settings_for(data_dir: Path, embedding: str):
-    from tests.conftest import MODELS_DIR, make_settings
+    from tests.support.paths import MODELS_DIR
+    from tests.support.settings import make_settings
 
     s = make_settings(data_dir, embedding=embedding)
     s.models.dir = MODELS_DIR
@@ -60,7 +61,7 @@ def quality_and_ingestion(embedding: str) -> dict:
     from rag.chunking import chunk_document
     from rag.ingest import embedding_text
     from rag.parsers import parse
-    from tests.conftest import MODELS_DIR
+    from tests.support.paths import MODELS_DIR
 
     spec = json.loads(EVAL.read_text())
     pdf = handbook_pdf(spec["document"])

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import chat  # noqa: E402
 from benchmarks.report import save  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
 
     from appliance.engines import load_engines
     from models.catalog import load_catalog
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(Path(tmp), chat=[args.model], context_size=2048, threads=0,

@@ -244,7 +244,7 @@ def whisper(model_dir: Path):
 def tiny_en(clips: list[Clip]) -> dict | None:
     from models.catalog import load_catalog
     from models.store import FileState, check_model
-    from tests.conftest import MODELS_DIR
+    from tests.support.paths import MODELS_DIR
 
     entry = load_catalog().get("whisper-tiny.en")
     if any(c.state is not FileState.ok for c in check_model(MODELS_DIR, entry)):
@@ -335,7 +335,8 @@ def main() -> None:
 
     from appliance.engines import load_engines
     from appliance.server import create_app
-    from tests.conftest import LiveServer, make_settings
+    from tests.support.server import LiveServer
+    from tests.support.settings import make_settings
 
     spec = json.loads(SENTENCES.read_text())
     de_texts, en_texts = (spec["de"][:5], spec["en"][:3]) if args.quick else (spec["de"], spec["en"])

@@ -1,49 +1,22 @@
-"""Shared fixtures: settings on a temporary data directory, fake and real engines, a live server."""
+"""Fixtures only: settings on a temporary data directory, fake and real engines, a live server.
+What tests and benchmarks share as code lives in tests/support/."""
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import appliance  # noqa: F401  (telemetry switches first)
+from tests.support.network import audit
+from tests.support.paths import MODELS_DIR, TEST_CHAT, TEST_EMBED, TEST_SPEECH, TEST_VOICE, require_models
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS_DIR = Path(os.environ.get("APPLIANCE_TEST_MODELS_DIR", ROOT / "var" / "models"))
-TEST_CHAT = "smollm2-135m-instruct-q4_1"
-TEST_EMBED = "all-minilm-l6-v2"
-TEST_SPEECH = "whisper-base"
-TEST_VOICE = "piper-en-us-joe-medium"  # not a default: `make setup` fetches it for the tests
-
-# -- every connect() of the test process, to prove that nothing leaves the box -------------------
-CONNECTS: list[tuple] = []
-
-
-def _audit(event: str, args: tuple) -> None:
-    # connect() and sendto() carry the address; getaddrinfo() is a name lookup, which in a namespace
-    # without network fails before any connect() could be seen
-    if event in ("socket.connect", "socket.sendto"):
-        CONNECTS.append(args[1] if len(args) > 1 else args)
-    elif event == "socket.getaddrinfo" and args and args[0] not in (None, "", b""):
-        CONNECTS.append((args[0].decode() if isinstance(args[0], bytes) else str(args[0]), args[1]))
-
-
-sys.addaudithook(_audit)
-
-
-def is_loopback(address: object) -> bool:
-    if isinstance(address, str):  # unix socket path
-        return True
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-        return host.startswith("127.") or host in ("::1", "localhost", "0.0.0.0") or host.startswith("::ffff:127.")
-    return False
+sys.addaudithook(audit)  # every connect() of the test process, to prove that nothing leaves the box
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -57,15 +30,6 @@ def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("APPLIANCE_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
-
-
-def make_settings(data_dir: Path, sample: bool = False, **models: object):
-    from appliance.config import Settings
-
-    model_cfg = {"dir": MODELS_DIR, "chat": [TEST_CHAT], "embedding": TEST_EMBED, "context_size": 2048,
-                 "threads": 2, "max_queue": 8, **models}
-    return Settings(storage={"data_dir": data_dir}, models=model_cfg, handbooks={"sample": sample},
-                    ui={"max_answer_tokens": 1024})
 
 
 @pytest.fixture
@@ -87,22 +51,12 @@ def fake_engines():
                    transcribers={"fake-speech": FakeTranscriber()})
 
 
-def _require_models(*model_ids: str) -> None:
-    from models.catalog import load_catalog
-    from models.store import FileState, check_model
-
-    for model_id in model_ids or (TEST_CHAT, TEST_EMBED, TEST_SPEECH):
-        checks = check_model(MODELS_DIR, load_catalog().get(model_id))
-        if any(c.state is not FileState.ok for c in checks):
-            pytest.fail(f"model {model_id} missing in {MODELS_DIR}: run `make setup`")
-
-
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real embedding model, loaded once for the session (it holds no per-request state)."""
     from models.embeddings import SentenceTransformerEmbedder
 
-    _require_models()
+    require_models()
     return SentenceTransformerEmbedder(TEST_EMBED, MODELS_DIR / TEST_EMBED)
 
 
@@ -111,7 +65,7 @@ def real_transcriber():
     """Whisper base through faster-whisper, loaded once (calls are thread-safe and keep no state)."""
     from models.whisper import WhisperTranscriber
 
-    _require_models()
+    require_models()
     return WhisperTranscriber(TEST_SPEECH, MODELS_DIR / TEST_SPEECH, device="cpu", threads=2)
 
 
@@ -121,7 +75,7 @@ def real_voice():
     from models.catalog import load_catalog
     from models.piper_voice import PiperVoice
 
-    _require_models(TEST_VOICE)
+    require_models(TEST_VOICE)
     entry = load_catalog().get(TEST_VOICE)
     return PiperVoice(TEST_VOICE, MODELS_DIR / TEST_VOICE / entry.main_file.name, entry.languages[0])
 
@@ -147,38 +101,6 @@ def real_engines(real_embedder, real_transcriber):
 
 
 # -- a live server on a free loopback port ---------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, app, **tls: str) -> None:
-        """``tls``: ssl_certfile and ssl_keyfile for an HTTPS server."""
-        import uvicorn
-
-        self.app = app
-        self.port = free_port()
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    **tls))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture

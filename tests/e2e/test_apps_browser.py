@@ -23,9 +23,11 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from appliance.apps.document import AI_MARK, two_languages
 from appliance.people.branding import Branding
 from appliance.server import create_app
-from tests.conftest import ROOT, LiveServer, make_settings
-from tests.e2e.signin import sign_in as signed_in
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import sign_in as signed_in
+from tests.support.paths import ROOT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "test-artifacts" / "screenshots"

@@ -15,20 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ROOT, TEST_CHAT, LiveServer, make_settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LAST_BOT_TEXT
+from tests.support.paths import ROOT, TEST_CHAT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -38,11 +31,6 @@ PASSWORD = "Sonnenblume-42"
 # long enough that the tiny model is still writing when we press Stop (it fills the context, ~40 s)
 LONG_PROMPT = "Write a very long essay (at least 1500 words) about the history of cats, with many chapters."
 
-# the text of the newest assistant message, or null while there is none
-LAST_BOT_TEXT = """() => {
-    const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
-    return bots.length ? bots[bots.length - 1].innerText : null;
-}"""
 BOT_COUNT = "() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]').length"
 
 # -- fixtures --------------------------------------------------------------------------------------

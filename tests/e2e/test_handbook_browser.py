@@ -16,10 +16,12 @@ import pytest
 from appliance.server import create_app
 from models.chat import TextDelta
 from rag.answer import NOTHING_FOUND
-from tests.conftest import ROOT, TEST_CHAT, LiveServer, make_settings
-from tests.e2e.signin import sign_in as signed_in
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import handbooks as hb
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import sign_in as signed_in
+from tests.support.paths import ROOT, TEST_CHAT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "test-artifacts" / "screenshots"

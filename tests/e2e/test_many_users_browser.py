@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from appliance.server import create_app
-from tests.conftest import TEST_CHAT, LiveServer, make_settings
-from tests.e2e.signin import sign_in
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, LAST_BOT_TEXT
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LAST_BOT_TEXT, sign_in
+from tests.support.paths import TEST_CHAT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from appliance.server import create_app
-from tests.conftest import ROOT, LiveServer, make_settings
-from tests.e2e.signin import sign_in
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.paths import ROOT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 from tests.support.speech import speak, words
 
 pytestmark = pytest.mark.browser

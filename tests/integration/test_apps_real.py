@@ -5,8 +5,9 @@ import httpx
 import pytest
 
 from appliance.server import create_app
-from tests.conftest import MODELS_DIR, TEST_CHAT, make_settings
 from tests.support import handbooks as hb
+from tests.support.paths import MODELS_DIR, TEST_CHAT
+from tests.support.settings import make_settings
 
 ANSWER_TOKENS = 24  # enough to show the app runs end to end; the prompts are measured elsewhere
 

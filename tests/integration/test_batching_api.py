@@ -13,7 +13,9 @@ import openai
 import pytest
 
 from benchmarks.load import burst, chat_body
-from tests.conftest import TEST_CHAT, LiveServer, make_settings
+from tests.support.paths import TEST_CHAT
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.models
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from rag.answer import NOTHING_FOUND
-from tests.conftest import MODELS_DIR, TEST_CHAT, free_port
 from tests.support import handbooks as hb
+from tests.support.paths import MODELS_DIR, TEST_CHAT
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.models
 

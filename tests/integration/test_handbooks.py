@@ -10,8 +10,9 @@ import pytest
 from appliance.server import create_app
 from models.chat import Message
 from rag.answer import NOTHING_FOUND, SYSTEM_PROMPT
-from tests.conftest import TEST_CHAT, make_settings
 from tests.support import handbooks as hb
+from tests.support.paths import TEST_CHAT
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.models
 

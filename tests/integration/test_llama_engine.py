@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from models.chat import ContextLengthExceeded, Finish, Message, QueueFull, SamplingParams, TextDelta
-from tests.conftest import TEST_CHAT
+from tests.support.paths import TEST_CHAT
 
 pytestmark = pytest.mark.models
 
@@ -112,7 +112,7 @@ async def test_cancelling_one_stream_leaves_the_others_untouched(model) -> None:
 
 async def test_a_request_cancelled_while_queued_never_runs(tmp_path) -> None:
     from appliance.engines import load_engines
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=1, max_queue=4))
     small = engines.chat(TEST_CHAT)
@@ -133,7 +133,7 @@ async def test_a_request_cancelled_while_queued_never_runs(tmp_path) -> None:
 async def test_a_request_waits_until_the_kv_cache_has_room_for_its_answer(tmp_path) -> None:
     """One context of KV cache: a second long answer waits for the first; a short one fits beside it."""
     from appliance.engines import load_engines
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=4, kv_cache=2048))
     small = engines.chat(TEST_CHAT)
@@ -159,7 +159,7 @@ async def test_a_request_waits_until_the_kv_cache_has_room_for_its_answer(tmp_pa
 async def test_one_person_with_many_requests_does_not_hold_up_another(tmp_path) -> None:
     """One sequence, three requests of anna waiting: ben's request, sent last, runs next."""
     from appliance.engines import load_engines
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=1, max_queue=8))
     small = engines.chat(TEST_CHAT)
@@ -251,7 +251,7 @@ async def test_closing_the_stream_frees_the_model(model) -> None:
 
 async def test_full_queue_is_refused(real_engines, tmp_path) -> None:
     from appliance.engines import load_engines
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     engines = load_engines(make_settings(tmp_path, embedding="", speech=[], parallel=1, max_queue=1))
     small = engines.chat(TEST_CHAT)

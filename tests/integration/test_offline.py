@@ -9,7 +9,9 @@ import sys
 import httpx
 import pytest
 
-from tests import conftest
+from tests.support.network import CONNECTS, is_loopback
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.models
 
@@ -35,9 +37,9 @@ def test_telemetry_switches_are_set_before_heavy_imports() -> None:
 def test_full_workflow_makes_no_outside_connection(tmp_path, real_engines) -> None:
     from appliance.server import create_app
 
-    start = len(conftest.CONNECTS)
-    app = create_app(conftest.make_settings(tmp_path / "data"), engines=real_engines)
-    with conftest.LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as browser:
+    start = len(CONNECTS)
+    app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as browser:
         # start: health and the first-run page
         assert browser.get("/healthz").status_code == 200
         assert browser.get("/readyz").json()["status"] == "ready"
@@ -65,16 +67,16 @@ def test_full_workflow_makes_no_outside_connection(tmp_path, real_engines) -> No
         assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"]
         emb = browser.post("/v1/embeddings", json={"input": "Hygieneplan"})
         assert emb.status_code == 200 and len(emb.json()["data"][0]["embedding"]) == 384
-    outside = [a for a in conftest.CONNECTS[start:] if not conftest.is_loopback(a)]
+    outside = [a for a in CONNECTS[start:] if not is_loopback(a)]
     assert outside == [], f"connections leaving the box: {outside}"
-    assert len(conftest.CONNECTS) > start  # the watch saw the loopback traffic, so it works
+    assert len(CONNECTS) > start  # the watch saw the loopback traffic, so it works
 
 
 def test_the_watch_would_catch_an_outside_connection() -> None:
     import socket
 
-    start = len(conftest.CONNECTS)
+    start = len(CONNECTS)
     # TEST-NET over UDP: no packet is sent; without a route (no network) the attempt is still seen
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
         sock.connect(("192.0.2.1", 9))
-    assert [a for a in conftest.CONNECTS[start:] if not conftest.is_loopback(a)] == [("192.0.2.1", 9)]
+    assert [a for a in CONNECTS[start:] if not is_loopback(a)] == [("192.0.2.1", 9)]

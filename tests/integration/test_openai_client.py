@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import TEST_CHAT, TEST_EMBED, TEST_SPEECH
+from tests.support.paths import TEST_CHAT, TEST_EMBED, TEST_SPEECH
 
 pytestmark = pytest.mark.models
 
@@ -113,23 +113,3 @@ def test_a_client_that_disconnects_stops_its_generation(client: openai.OpenAI, l
     while model.busy and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not model.busy, "generation went on after the client left"
-
-
-def _wait_free(model, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while model.busy and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not model.busy
-
-
-# at temperature 0 the small model counts on until max_tokens (about 15 s here)
-LONG = {"model": TEST_CHAT, "max_tokens": 1500, "temperature": 0,
-        "messages": [{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]}
-
-
-def test_a_non_streaming_client_that_leaves_stops_its_generation(client: openai.OpenAI, live_server) -> None:
-    model = live_server.app.state.services.models.engines.chat(TEST_CHAT)
-    auth = {"Authorization": f"Bearer {client.api_key}"}
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{live_server.url}/v1/chat/completions", json=LONG, headers=auth, timeout=1.5)
-    assert _wait_free(model, 5), "generation went on after the client left"

@@ -11,9 +11,10 @@ import pytest
 
 from appliance.engines import load_engines
 from appliance.server import create_app
-from tests.conftest import TEST_CHAT, LiveServer, _require_models, make_settings
-from tests.integration.test_speech_real import ENGLISH, wer
-from tests.support.speech import speak
+from tests.support.paths import TEST_CHAT, require_models
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
+from tests.support.speech import ENGLISH, speak, wer
 
 pytestmark = pytest.mark.models
 
@@ -22,7 +23,7 @@ TINY = "whisper-tiny.en"
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    _require_models(TINY)
+    require_models(TINY)
     settings = make_settings(tmp_path_factory.mktemp("site"), chat=[TEST_CHAT], embedding=None, speech=[TINY])
     engines = load_engines(settings)
     app = create_app(settings, engines=engines, mount_ui=False)

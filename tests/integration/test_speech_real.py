@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import json
 
-import jiwer
 import openai
 import pytest
 from starlette.testclient import TestClient
 
 from appliance.server import create_app
-from tests.conftest import make_settings
-from tests.support.speech import convert, pcm16, silence, speak, wav_bytes, words
+from tests.support.settings import make_settings
+from tests.support.speech import ENGLISH, convert, pcm16, silence, speak, wav_bytes, wer, words
 
 pytestmark = pytest.mark.models
 
 GERMAN = "Frau Müller hat heute Morgen gut gefrühstückt. Sie klagte über leichte Schmerzen im linken Knie."
-ENGLISH = "The parents evening takes place on Monday at six o'clock in the large group room."
-
-
-def wer(reference: str, heard: str) -> float:
-    return jiwer.wer(" ".join(words(reference)), " ".join(words(heard)) or "-")
 
 
 @pytest.fixture
@@ -120,7 +114,7 @@ def test_a_client_that_leaves_stops_its_transcription(tmp_path, real_engines) ->
     import httpx
 
     from models.speech import Cancelled
-    from tests.conftest import LiveServer
+    from tests.support.server import LiveServer
 
     real = real_engines.transcribers["whisper-base"]
     stopped = threading.Event()

@@ -14,7 +14,8 @@ from appliance.server import create_app
 from models.catalog import load_catalog
 from models.espeak_voice import EspeakVoice
 from models.speech import decode
-from tests.conftest import TEST_VOICE, _require_models, make_settings
+from tests.support.paths import TEST_VOICE, require_models
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.models
 TEXT = "Good morning, how are you?"
@@ -27,7 +28,7 @@ def pcm(wav: bytes) -> tuple[int, np.ndarray]:
 
 
 async def test_a_piper_voice_reads_english_and_espeak_german(tmp_path, fake_engines, real_transcriber) -> None:
-    _require_models(TEST_VOICE)
+    require_models(TEST_VOICE)
     settings = make_settings(tmp_path / "data", voices=[TEST_VOICE])
     fake_engines.voices.update(load_voice(settings, load_catalog().get(TEST_VOICE)))  # as load_engines does
     app = create_app(settings, engines=fake_engines, mount_ui=False)

@@ -56,3 +56,13 @@ def pcm16(samples: np.ndarray) -> bytes:
 
 def words(text: str) -> list[str]:
     return "".join(c if c.isalnum() or c.isspace() else " " for c in text.casefold()).split()
+
+
+ENGLISH = "The parents evening takes place on Monday at six o'clock in the large group room."
+
+
+def wer(reference: str, heard: str) -> float:
+    """Word error rate over the words as ``words`` cuts them (case and punctuation ignored)."""
+    import jiwer
+
+    return jiwer.wer(" ".join(words(reference)), " ".join(words(heard)) or "-")

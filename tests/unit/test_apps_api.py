@@ -9,8 +9,8 @@ from docx import Document
 from PIL import Image
 
 from appliance.server import create_app
-from tests.conftest import make_settings
-from tests.unit.test_apps_spec import MINIMAL
+from tests.support.apps import MINIMAL
+from tests.support.settings import make_settings
 
 EXAMPLE = {"anlass": "Ausflug mit Einverständnis", "datum": "2026-06-12", "sprache": "Ukrainisch"}
 

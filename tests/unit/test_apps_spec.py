@@ -13,15 +13,7 @@ from appliance.apps.policy import check_purpose
 from appliance.apps.prompt import PromptError, render
 from appliance.apps.spec import SpecError, load_yaml, parse_spec
 from appliance.apps.store import BUILTIN_DIR, load_builtins
-
-MINIMAL = {
-    "id": "dienstplan-tausch", "title": "Dienstplan-Tausch-Anfrage", "description": "Bittet um einen Diensttausch.",
-    "inputs": [{"name": "datum", "label": "Datum", "type": "date"},
-               {"name": "grund", "label": "Grund", "type": "long_text", "required": False, "max_length": 500}],
-    "system_prompt": "Du schreibst kurze, höfliche Anfragen an Kolleginnen.",
-    "template": "Tausch am {{ datum }}.{% if grund %} Grund: {{ grund }}{% endif %}",
-    "purpose": "Eine Anfrage zum Tausch eines Dienstes formulieren.",
-}
+from tests.support.apps import MINIMAL
 
 
 def test_every_builtin_app_is_valid_and_its_examples_render() -> None:

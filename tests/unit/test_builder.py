@@ -1,7 +1,7 @@
 """The builder's pure helpers: ids and field names from labels, the app object it saves."""
 
 from appliance.apps.spec import InputType, parse_spec
-from tests.unit.test_apps_spec import MINIMAL
+from tests.support.apps import MINIMAL
 from ui.builder_spec import TYPES, build_spec, field_name, slug, version_markdown
 
 

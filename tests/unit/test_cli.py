@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODELS_DIR, TEST_CHAT, free_port
+from tests.support.paths import MODELS_DIR, TEST_CHAT
+from tests.support.server import free_port
 
 
 def run(args: list[str], data: Path, stdin: str = "", env: dict | None = None,

@@ -14,7 +14,7 @@ from appliance.cli.main import app
 from appliance.config import Settings
 from appliance.infra.db import Database
 from appliance.people.accounts import Principal, Role
-from tests.unit.test_apps_spec import MINIMAL
+from tests.support.apps import MINIMAL
 
 OTTO = Principal(7, "otto", Role.app_author)
 

@@ -11,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 from appliance.server import create_app
 from models.fake_speech import FakeTranscriber
 from models.live import StreamingSession
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.speech import pcm16, silence, tone
 
 FRAME = 1600  # 0.1 s, as the page sends it

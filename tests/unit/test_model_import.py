@@ -11,7 +11,8 @@ from appliance.config import ConfigError, load_settings
 from models.catalog import LOCAL_CATALOG, load_catalog, local_entries
 from models.fetch import import_local_model
 from models.store import ModelFileError, require_model
-from tests.conftest import MODELS_DIR, TEST_CHAT, TEST_SPEECH, make_settings
+from tests.support.paths import MODELS_DIR, TEST_CHAT, TEST_SPEECH
+from tests.support.settings import make_settings
 
 
 def cli(tmp_path: Path, *args: str):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from appliance.server import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.speech import silence, tone, wav_bytes
 
 URL = "/v1/audio/transcriptions"

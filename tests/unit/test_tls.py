@@ -10,7 +10,8 @@ import pytest
 
 from appliance.config import ConfigError, load_settings
 from appliance.server import create_app
-from tests.conftest import LiveServer, make_settings
+from tests.support.server import LiveServer
+from tests.support.settings import make_settings
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

@@ -1,8 +1,27 @@
-"""Signing in through the login form, as the browser tests of each tab do."""
+"""Debian's Chromium through Playwright: its path and flags, signing in, reading the chat."""
 
 from __future__ import annotations
 
-from tests.conftest import LiveServer
+from pathlib import Path
+
+from tests.support.server import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# the text of the newest assistant message, or null while there is none
+LAST_BOT_TEXT = """() => {
+    const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+    return bots.length ? bots[bots.length - 1].innerText : null;
+}"""
 
 
 def sign_in(browser, server: LiveServer, name: str, requests: list[str], password: str = "geheim123",
