@@ -22,29 +22,11 @@ from ui.dictation import dictate_button
 from ui.handbook_page import sources_html
 from ui.i18n import t
 from ui.pacing import growing
+from ui.scripts import DOWNLOAD_JS
 from ui.session import UISession
 
 AREAS = ["Pflege", "Kita", "Beratung", "Verwaltung", "Team", "Alle"]
 FILE_TYPES = [".pdf", ".docx", ".md", ".html", ".htm", ".txt", ".epub"]
-
-# the Word file comes straight from the API (session cookie), so no copy lands in Gradio's cache
-DOWNLOAD_JS = """
-async (text, appId, draft, language) => {
-  if (!text || !appId) { return; }
-  const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/document`, {
-    method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({output: text, draft: !!draft, language: language || null})});
-  if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
-  const cd = r.headers.get('Content-Disposition') || '';
-  const star = cd.match(/filename\\*=UTF-8''([^;]+)/);
-  const plain = cd.match(/filename="([^"]+)"/);
-  const name = star ? decodeURIComponent(star[1]) : (plain ? plain[1] : 'Entwurf.docx');
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(await r.blob()); a.download = name;
-  document.body.appendChild(a); a.click(); a.remove();
-}
-"""
-
 
 def _error(exc: ApiError, lang: str) -> gr.Error:
     return gr.Error(exc.message(lang))

@@ -15,7 +15,6 @@ from typing import Any
 
 import gradio as gr
 
-from appliance.apps.files import FileInput
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
 from appliance.infra.errors import ApiError
@@ -30,44 +29,15 @@ from ui.builder_spec import (
     build_spec,
     field_name,
     fields_markdown,
+    sample_inputs,
     slug,
     version_markdown,
 )
 from ui.dictation import dictate_button
 from ui.i18n import t
 from ui.pacing import growing
+from ui.scripts import EXPORT_JS, INSERT_JS
 from ui.session import UISession
-
-INSERT_JS = """
-(text) => {
-  const token = TOKEN;
-  const box = document.querySelector('#b-template textarea');
-  if (!box) return (text || '') + token;
-  const start = box.selectionStart ?? box.value.length, end = box.selectionEnd ?? start;
-  const value = box.value.slice(0, start) + token + box.value.slice(end);
-  box.value = value;
-  box.dispatchEvent(new Event('input', {bubbles: true}));  // Gradio keeps the same value: a save includes it
-  box.focus();
-  box.setSelectionRange(start + token.length, start + token.length);  // write on right after the field
-  return value;
-}
-"""
-
-EXPORT_JS = """
-async (appId) => {
-  if (!appId) { alert('Bitte die App zuerst speichern.'); return; }
-  const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/export`, {credentials: 'same-origin'});
-  if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(await r.blob()); a.download = `${appId}.yaml`;
-  document.body.appendChild(a); a.click(); a.remove();
-}
-"""
-
-
-def _sample(inputs: dict) -> dict:
-    """The inputs tried, kept as the app's example: a document's name stands in for its content."""
-    return {name: (value.filename if isinstance(value, FileInput) else value) for name, value in inputs.items()}
 
 
 def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
@@ -165,11 +135,11 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
                         answer = await service.preview(principal, build_spec(*editor_values, current_fields, None),
                                                        inputs)
                         async for text in growing(answer):
-                            yield text, _sample(inputs)
+                            yield text, sample_inputs(inputs)
                     except ApiError as exc:
                         raise fail(exc, lang) from None
                     result = answer.result or {}
-                    yield f"{result['output']}\n\n---\n*{result['label']}*", _sample(inputs)
+                    yield f"{result['output']}\n\n---\n*{result['label']}*", sample_inputs(inputs)
 
                 go.click(try_it, [*editor, fields, *components], [trial_output, sample], concurrency_limit=None)
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
+from appliance.apps.files import FileInput
 from ui.i18n import t
 
 TYPES = [("Kurzer Text", "text"), ("Langer Text", "long_text"), ("Auswahl", "choice"),
@@ -88,3 +89,8 @@ def build_spec(app_id: str, title: str, description: str, icon: str, area: str, 
     if example:
         spec["examples"] = [{"inputs": example}]
     return spec
+
+
+def sample_inputs(inputs: dict) -> dict:
+    """The inputs tried, kept as the app's example: a document's name stands in for its content."""
+    return {name: (value.filename if isinstance(value, FileInput) else value) for name, value in inputs.items()}
