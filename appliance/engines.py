@@ -115,6 +115,11 @@ class Models:
     @property
     def engines(self) -> Engines:
         if self._engines is None:
+            if self.load_error:  # it will not get better by waiting: say so
+                raise ApiError(503, "Die Modelle konnten nicht geladen werden. Bitte die IT informieren (Grund:"
+                               " GET /readyz und das Protokoll des Dienstes).", "The models could not be loaded."
+                               " Please tell IT (the reason: GET /readyz and the service's log).",
+                               code="models_failed")
             raise not_ready_error()
         return self._engines
 

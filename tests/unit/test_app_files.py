@@ -21,7 +21,7 @@ APP = {
     "template": "Bericht: {{ bericht }}{% if hinweis %} Hinweis: {{ hinweis }}{% endif %}",
     "purpose": "Einen Bericht kürzen.",
 }
-REPORT = "# Monatsbericht\n\nDie Sommerfahrt findet am 12. Juni statt.\n".encode()
+REPORT = b"# Monatsbericht\n\nDie Sommerfahrt findet am 12. Juni statt.\n"
 
 
 @pytest.fixture
