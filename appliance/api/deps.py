@@ -34,20 +34,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
+def _part(name: str):
+    """A dependency for one service of Services (by its field name)."""
 
+    def get(services: ServicesDep):
+        return getattr(services, name)
 
-def get_accounts(services: ServicesDep) -> Accounts:
-    return services.accounts
-
-
-def get_models(services: ServicesDep) -> Models:
-    return services.models
-
-
-def get_chat(services: ServicesDep) -> ChatService:
-    return services.chat
+    get.__name__ = f"get_{name}"
+    return Depends(get)
 
 
 def get_handbooks(services: ServicesDep) -> HandbookService:
@@ -58,32 +52,8 @@ def get_handbooks(services: ServicesDep) -> HandbookService:
     return services.handbooks
 
 
-def get_apps(services: ServicesDep) -> AppService:
-    return services.apps
-
-
-def get_branding(services: ServicesDep) -> BrandingService:
-    return services.branding
-
-
-def get_transcription(services: ServicesDep) -> TranscriptionService:
-    return services.transcription
-
-
-def get_embeddings(services: ServicesDep) -> EmbeddingsService:
-    return services.embeddings
-
-
-def get_read_aloud(services: ServicesDep) -> ReadAloud:
-    return services.read_aloud
-
-
-def get_interpreter(services: ServicesDep) -> InterpreterService:
-    return services.interpreter
-
-
-def get_principal(request: Request, accounts: Annotated[Accounts, Depends(get_accounts)]) -> Principal:
-    principal = principal_from_request(request, accounts)
+def get_principal(request: Request, services: ServicesDep) -> Principal:
+    principal = principal_from_request(request, services.accounts)
     if principal is None:
         has_key = bool(request.headers.get("authorization"))
         raise ApiError(
@@ -98,15 +68,15 @@ def get_principal(request: Request, accounts: Annotated[Accounts, Depends(get_ac
     return principal
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-ModelsDep = Annotated[Models, Depends(get_models)]
-ChatDep = Annotated[ChatService, Depends(get_chat)]
+SettingsDep = Annotated[Settings, _part("settings")]
+AccountsDep = Annotated[Accounts, _part("accounts")]
+ModelsDep = Annotated[Models, _part("models")]
+ChatDep = Annotated[ChatService, _part("chat")]
 HandbooksDep = Annotated[HandbookService, Depends(get_handbooks)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-AppsDep = Annotated[AppService, Depends(get_apps)]
-BrandingDep = Annotated[BrandingService, Depends(get_branding)]
-TranscriptionDep = Annotated[TranscriptionService, Depends(get_transcription)]
-EmbeddingsDep = Annotated[EmbeddingsService, Depends(get_embeddings)]
-ReadAloudDep = Annotated[ReadAloud, Depends(get_read_aloud)]
-InterpreterDep = Annotated[InterpreterService, Depends(get_interpreter)]
+AppsDep = Annotated[AppService, _part("apps")]
+BrandingDep = Annotated[BrandingService, _part("branding")]
+TranscriptionDep = Annotated[TranscriptionService, _part("transcription")]
+EmbeddingsDep = Annotated[EmbeddingsService, _part("embeddings")]
+ReadAloudDep = Annotated[ReadAloud, _part("read_aloud")]
+InterpreterDep = Annotated[InterpreterService, _part("interpreter")]
