@@ -1,4 +1,5 @@
-"""Continuous batching over one llama.cpp context: many requests decode together.
+"""Continuous batching over one context: many requests decode together (on llama.cpp; what the
+scheduler needs of a model is in models/batch_backend.py, so a scripted fake drives its unit tests).
 
 One worker thread owns the context. Each step it
 1. drops requests whose client went away (their sequence and KV cells are freed at once),
@@ -20,18 +21,18 @@ arrive while their prefix is still being read wait for it instead of reading it 
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 
+from models.batch_backend import BatchContext, BatchModel, DecodeError, SamplerFactory
+from models.batch_job import Job
 from models.chat import Finish, QueueFull, TextDelta
-from models.llama_runtime import DecodeError, LlamaContext, LlamaModel, Sampler, Sampling
+from models.prefix_cache import Prefix, PrefixCache
 from models.step_cost import STEP_SECONDS, StepCost
 
 log = logging.getLogger(__name__)
@@ -48,101 +49,35 @@ GATHER_SECONDS = 0.05
 token than several small ones."""
 
 
-def safe_prefix_len(text: str, stops: Sequence[str]) -> int:
-    """Length of the part of text that cannot be the start of a stop string."""
-    hold = 0
-    for stop in stops:
-        for n in range(min(len(stop) - 1, len(text)), 0, -1):
-            if text.endswith(stop[:n]):
-                hold = max(hold, n)
-                break
-    return len(text) - hold
-
-
-def common_length(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-@dataclass(eq=False)
-class Job:
-    """One request, from submission to its Finish."""
-
-    tokens: list[int]
-    budget: int
-    stops: list[str]
-    sampling: Sampling
-    owner: str
-    emit: Callable[[object], None]
-    shared_len: int = 0
-    """tokens[:shared_len] may be kept and reused (0: nothing of this request is shared)."""
-    scope: str = ""
-    """Who may reuse this request's prefix: "" everyone, else the owner."""
-    number: int = 0
-    times: dict[str, float] = field(default_factory=dict)
-    """When it was submitted, admitted, and wrote its first token (time.monotonic)."""
-    seq: int = -1
-    past: int = 0
-    """Prompt tokens already in the KV cache."""
-    produced: int = 0
-    reserved: int = 0
-    """KV cells held for this request: its prompt (minus a reused prefix) and its whole answer."""
-    last: int = -1
-    cancelled: bool = False
-    waiting_for: Prefix | None = None
-    wait_len: int = 0
-    uses: Prefix | None = None
-    makes: Prefix | None = None
-    sampler: Sampler | None = None
-    pending: str = ""
-    decoder: codecs.IncrementalDecoder = field(
-        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
-    )
-
-    @property
-    def reading(self) -> bool:
-        return self.past < len(self.tokens)
-
-
-@dataclass(eq=False)
-class Prefix:
-    """Cached KV cells of a prompt's start, held by a sequence of their own."""
-
-    seq: int
-    scope: str
-    tokens: tuple[int, ...]
-    ready: bool = False
-    users: int = 0
-    used_at: float = field(default_factory=time.monotonic)
-
-
 class Scheduler:
     def __init__(
         self,
-        model: LlamaModel,
-        context: LlamaContext,
+        model: BatchModel,
+        context: BatchContext,
         *,
+        samplers: SamplerFactory,
         parallel: int,
         max_queue: int,
         prefix_slots: int,
         prefix_cells: int,
         cells: int,
+        clock: Callable[[], float] = time.monotonic,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
-        """``cells``: the KV cache the running requests share; ``prefix_cells`` more hold kept prefixes."""
+        """``cells``: the KV cache the running requests share; ``prefix_cells`` more hold kept prefixes
+        (sequences 0 to parallel - 1 serve requests, the next ``prefix_slots`` hold prefixes).
+        ``clock`` times the steps; tests that send requests together may gather longer."""
         self.model = model
         self.ctx = context
+        self._samplers = samplers
+        self._clock = clock
+        self._gather_seconds = gather_seconds
         self.parallel = parallel
         self.max_queue = max_queue
-        self.prefix_cells = prefix_cells
         self.cells = cells
         self._reserved = 0
         self._free_seqs = list(range(parallel - 1, -1, -1))
-        self._free_prefix_seqs = list(range(parallel + prefix_slots - 1, parallel - 1, -1))
-        self._prefixes: list[Prefix] = []
+        self.prefixes = PrefixCache(range(parallel, parallel + prefix_slots), prefix_cells, self._dropped)
         self._queues: OrderedDict[str, deque[Job]] = OrderedDict()
         self._queued = 0
         self._active: list[Job] = []
@@ -183,7 +118,7 @@ class Scheduler:
             if self._queued - len(self._free_seqs) >= self.max_queue:  # those about to start do not wait
                 raise QueueFull(self._queued)
             job.number = next(self._numbers)
-            job.times["submitted"] = time.monotonic()
+            job.times["submitted"] = self._clock()
             self._queues.setdefault(job.owner, deque()).append(job)
             self._queued += 1
             self.stats["most_waiting"] = max(self.stats["most_waiting"], self._queued - len(self._free_seqs))
@@ -198,7 +133,7 @@ class Scheduler:
                 self._queued -= 1
                 if not queue:
                     del self._queues[job.owner]
-                self._emit(job, DONE)
+                job.send(DONE)
                 return
             job.cancelled = True
             self._cond.notify()
@@ -226,7 +161,7 @@ class Scheduler:
                 while not self._closing and not self._queued and not self._active:
                     self._cond.wait()
                 if idle and self._preparing:  # others are on their way: read their prompts together
-                    deadline = time.monotonic() + GATHER_SECONDS
+                    deadline = time.monotonic() + self._gather_seconds
                     while self._preparing and not self._closing and (left := deadline - time.monotonic()) > 0:
                         self._cond.wait(left)
                 if self._closing:
@@ -257,7 +192,7 @@ class Scheduler:
             job = queue.popleft()
             job.reserved = need
             self._reserved += need
-            job.times["admitted"] = time.monotonic()
+            job.times["admitted"] = self._clock()
             if not queue:
                 del self._queues[owner]
             self._queued -= 1
@@ -270,7 +205,7 @@ class Scheduler:
         return admitted
 
     def _start(self, job: Job) -> None:
-        job.sampler = Sampler(job.sampling, self.model.vocab_size)
+        job.sampler = self._samplers(job.sampling, self.model.vocab_size)
         job.sampler.remember(job.tokens)
         self._match_prefix(job)
 
@@ -280,20 +215,14 @@ class Scheduler:
         if job.shared_len < MIN_SHARED:
             return
         head = job.tokens[: job.shared_len]
-        best, best_len = None, 0
-        for prefix in self._prefixes:
-            if prefix.scope not in ("", job.owner):  # another person's own system message: never
-                continue
-            n = common_length(prefix.tokens, head)
-            if n > best_len:
-                best, best_len = prefix, n
+        best, best_len = self.prefixes.best(head, job.owner)  # another person's own system message: never
         if best is not None and best_len >= MIN_SHARED:
             if not best.ready:
                 job.waiting_for, job.wait_len = best, best_len
                 return
             self._use(job, best, best_len)
-        if best_len < job.shared_len:
-            self._make_prefix(job, tuple(head))
+        if best_len < job.shared_len:  # an entry this job fills once it has read it (None: no room)
+            job.makes = self.prefixes.reserve(head, job.scope)
 
     def _use(self, job: Job, prefix: Prefix, length: int) -> None:
         self.ctx.share(prefix.seq, job.seq, length)
@@ -304,34 +233,13 @@ class Scheduler:
         job.reserved -= length  # those cells belong to the prefix
         self._reserved -= length
         job.uses = prefix
-        prefix.users += 1
-        prefix.used_at = time.monotonic()
+        self.prefixes.use(prefix)
         self.stats["prefix_hits"] += 1
         self.stats["prefix_tokens_reused"] += length
 
-    def _make_prefix(self, job: Job, tokens: tuple[int, ...]) -> None:
-        """Reserve an entry that this job fills once it has read its prefix."""
-        held = sum(len(p.tokens) for p in self._prefixes)
-        while (not self._free_prefix_seqs or held + len(tokens) > self.prefix_cells) and self._evict():
-            held = sum(len(p.tokens) for p in self._prefixes)
-        if not self._free_prefix_seqs or held + len(tokens) > self.prefix_cells:
-            return
-        prefix = Prefix(self._free_prefix_seqs.pop(), job.scope, tokens)
-        self._prefixes.append(prefix)
-        job.makes = prefix
-
-    def _evict(self) -> bool:
-        """Drop the least recently used prefix that nobody reads from; False when there is none."""
-        idle = [p for p in self._prefixes if p.ready and p.users == 0]
-        if not idle:
-            return False
-        self._drop_prefix(min(idle, key=lambda p: p.used_at))
-        return True
-
-    def _drop_prefix(self, prefix: Prefix) -> None:
-        self._prefixes.remove(prefix)
+    def _dropped(self, prefix: Prefix) -> None:
+        """The cache dropped a prefix (room for another, or its reader went away): its cells go."""
         self.ctx.forget(prefix.seq)
-        self._free_prefix_seqs.append(prefix.seq)
         for job in self._active:  # whoever waited for it reads the prompt itself
             if job.waiting_for is prefix:
                 job.waiting_for = None
@@ -351,7 +259,7 @@ class Scheduler:
                 other.waiting_for = None
                 self._use(other, prefix, other.wait_len)
                 if other.wait_len < other.shared_len:
-                    self._make_prefix(other, tuple(other.tokens[: other.shared_len]))
+                    other.makes = self.prefixes.reserve(other.tokens[: other.shared_len], other.scope)
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -389,15 +297,17 @@ class Scheduler:
             batch.append(job)
         if not ctx.size:  # everything running was just cancelled
             return
-        started = time.monotonic()
+        started = self._clock()
         try:
             ctx.decode()
         except DecodeError as exc:
             log.error("%s", exc)
             for job in batch:
+                if job.makes is not None:  # marked ready by a read together that failed: dropped with it
+                    job.makes.ready = False
                 self._finish(job, "cancelled", error=exc)
             return
-        took = time.monotonic() - started
+        took = self._clock() - started
         self._cost.add(ctx.size, took)
         self.stats["steps"] += 1
         kind = "reading" if ctx.size > len(writing) else "writing"  # a profile for the benchmark
@@ -408,7 +318,7 @@ class Scheduler:
         for job in reading:
             self._prefix_read(job)
         for index, job in at.items():
-            self._take(job, job.sampler.sample(ctx.ctx, index))
+            self._take(job, job.sampler.sample(ctx, index))
 
     def _read_prefix_together(self, job: Job, room: int, reading: list[Job]) -> int:
         """A job about to read a prefix that others wait for (they arrived together) reads it once
@@ -437,41 +347,22 @@ class Scheduler:
         if self.model.is_end(token):
             self._finish(job, "stop")
             return
-        job.produced += 1
-        if job.produced == 1:
-            job.times["first_token"] = time.monotonic()
-        job.last = token
-        job.pending += job.decoder.decode(self.model.piece(token))
-        hit = min((i for s in job.stops if (i := job.pending.find(s)) != -1), default=-1)
-        if hit != -1:
-            if hit:
-                self._emit(job, TextDelta(job.pending[:hit]))
-            job.pending = ""
-            self._finish(job, "stop")
-            return
-        safe = safe_prefix_len(job.pending, job.stops)
-        if safe:
-            self._emit(job, TextDelta(job.pending[:safe]))
-            job.pending = job.pending[safe:]
-        if job.produced >= job.budget:
-            self._finish(job, "length")
-
-    def _emit(self, job: Job, item: object) -> None:
-        try:
-            job.emit(item)
-        except RuntimeError:  # the client's event loop is gone
-            job.cancelled = True
+        if not job.produced:
+            job.times["first_token"] = self._clock()
+        text, end = job.take(token, self.model.piece(token))
+        if text:
+            job.send(TextDelta(text))
+        if end:
+            self._finish(job, end)
 
     def _finish(self, job: Job, reason: str, error: Exception | None = None) -> None:
         if job not in self._active:
             return
-        if reason != "cancelled":
-            tail = job.pending + (job.decoder.decode(b"", final=True) if reason != "stop" else "")
-            if tail:
-                self._emit(job, TextDelta(tail))
+        if reason != "cancelled" and (tail := job.rest(flush=reason != "stop")):
+            job.send(TextDelta(tail))
         self._release(job)  # first, so whoever sees the end finds the sequence free again
-        self._emit(job, error if error is not None else Finish(reason, len(job.tokens), job.produced))
-        self._emit(job, DONE)
+        job.send(error if error is not None else Finish(reason, len(job.tokens), job.produced))
+        job.send(DONE)
 
     def _release(self, job: Job) -> None:
         self.ctx.forget(job.seq)
@@ -483,7 +374,7 @@ class Scheduler:
         if job.uses is not None:
             job.uses.users -= 1
         if job.makes is not None and not job.makes.ready:
-            self._drop_prefix(job.makes)
+            self.prefixes.drop(job.makes)
         with self._cond:
             self._active.remove(job)
             self._free_seqs.append(job.seq)
@@ -501,9 +392,8 @@ class Scheduler:
             self._queues.clear()
             self._queued = 0
         for job in queued:
-            self._emit(job, Finish("cancelled", len(job.tokens), 0))
-            self._emit(job, DONE)
+            job.send(Finish("cancelled", len(job.tokens), 0))
+            job.send(DONE)
         for job in list(self._active):
             self._finish(job, "cancelled")
-        for prefix in list(self._prefixes):
-            self._prefixes.remove(prefix)
+        self.prefixes.clear()

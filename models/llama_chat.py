@@ -19,9 +19,12 @@ from pathlib import Path
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from models.batching import DONE, Job, Scheduler, common_length
+from models.batch_backend import Sampling
+from models.batch_job import Job
+from models.batching import DONE, Scheduler
 from models.chat import ChatEvent, ContextLengthExceeded, Message, SamplingParams, check_fits
-from models.llama_runtime import LlamaContext, LlamaModel, Sampling
+from models.llama_runtime import LlamaContext, LlamaModel, Sampler
+from models.prefix_cache import common_length
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +118,9 @@ class LlamaChatModel:
         except MemoryError:
             model.close()
             raise
-        self._scheduler = Scheduler(model, self._context, parallel=parallel, max_queue=max_queue,
-                                    prefix_slots=prefix_cache, prefix_cells=context_size, cells=pool)
+        self._scheduler = Scheduler(model, self._context, samplers=Sampler, parallel=parallel,
+                                    max_queue=max_queue, prefix_slots=prefix_cache, prefix_cells=context_size,
+                                    cells=pool)
         self._seed_source = random.Random()
 
     # -- prompt -----------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The high-level ``Llama`` class decodes one sequence at a time; the batching engi
 API, one sequence per request in one context, with the KV memory of each sequence removed and
 copied on its own. This module is the thin, typed layer over those calls: a loaded model (its
 vocabulary, tokenizer and chat template), a context with a unified KV cache for many sequences,
-one reusable batch, and a sampler chain per request.
+one reusable batch, and a sampler chain per request: the backend of the batching scheduler
+(models/batch_backend.py says what it needs).
 
 Loading and tokenizing may run in any thread; decoding, sampling and the memory calls belong to the
 engine's one worker thread.
@@ -16,10 +17,11 @@ import ctypes
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp as L
+
+from models.batch_backend import DecodeError, Sampling
 
 log = logging.getLogger("llama.cpp")
 
@@ -37,18 +39,6 @@ def _log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 
 
 _backend_ready = False
-
-
-class DecodeError(RuntimeError):
-    """llama_decode failed for a batch; the sequences in it cannot go on."""
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float
-    top_p: float
-    repeat_penalty: float
-    seed: int
 
 
 class Sampler:
@@ -83,9 +73,9 @@ class Sampler:
         for token in tokens[-self.PENALTY_WINDOW:]:
             L.llama_sampler_accept(self._chain, token)
 
-    def sample(self, ctx, index: int) -> int:
-        """The next token from the logits at ``index`` of the last batch (accepted into the chain)."""
-        return L.llama_sampler_sample(self._chain, ctx, index)
+    def sample(self, context: LlamaContext, index: int) -> int:
+        """The next token from the logits at ``index`` of the context's last batch (accepted into the chain)."""
+        return L.llama_sampler_sample(self._chain, context.ctx, index)
 
     def free(self) -> None:
         if self._chain:

@@ -1,6 +1,7 @@
 """The batching scheduler's arithmetic: the step cost model, shared prefixes, stop strings."""
 
-from models.batching import common_length, safe_prefix_len
+from models.batch_job import safe_prefix_len
+from models.prefix_cache import common_length
 from models.step_cost import StepCost
 
 
