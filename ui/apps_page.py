@@ -148,8 +148,9 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                 return
             draft = service.is_author(principal)
             try:
-                spec = service.spec(principal, app_id, draft)
-                meta = service.get(principal, app_id, draft)["meta"]
+                detail = service.get(principal, app_id, draft)
+                meta = detail["meta"]
+                spec = AppSpec.model_validate({k: v for k, v in detail.items() if k not in ("status", "meta")})
             except ApiError as exc:
                 gr.Markdown(exc.message(lang))
                 return

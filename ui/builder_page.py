@@ -288,7 +288,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
         versions_now = [] if as_template else [
             (f"Version {v['version']} – {v['saved_at'][:16].replace('T', ' ')} – {v['saved_by']}"
              + (" (veröffentlicht)" if v["published"] else ""), v["version"])
-            for v in service.versions(principal, spec.id)]
+            for v in detail["meta"].get("versions", [])]
         example = spec.examples[0].inputs if spec.examples else {}
         return [editing, fields_now, fields_markdown(fields_now, lang),
                 gr.update(choices=[(f["label"], f["name"]) for f in fields_now], value=None),

@@ -119,10 +119,14 @@ class AppService:
         return sorted(out, key=lambda a: (a["category"], a["title"].lower()))
 
     def get(self, who: Principal, app_id: str, draft: bool = False) -> dict[str, Any]:
+        """The app as this person may see it; for authors of a stored app, ``meta.versions`` lists
+        every saved version (as GET .../versions does), so the builder loads an app in one call."""
         spec, _, status = self.resolve(who, app_id, draft)
         stored = self.store.get(app_id)
-        return {**spec.model_dump(mode="json"), "status": status,
-                "meta": self._summary(spec, status, self.store.enabled(), stored)}
+        meta = self._summary(spec, status, self.store.enabled(), stored)
+        if stored is not None and self.is_author(who):
+            meta["versions"] = self._versions(stored)
+        return {**spec.model_dump(mode="json"), "status": status, "meta": meta}
 
     def spec(self, who: Principal, app_id: str, draft: bool = False) -> AppSpec:
         return self.resolve(who, app_id, draft)[0]
@@ -203,8 +207,11 @@ class AppService:
         stored = self.store.get(app_id)
         if stored is None:
             raise _not_found(app_id)
+        return self._versions(stored)
+
+    def _versions(self, stored) -> list[dict[str, Any]]:
         return [{**asdict(v), "saved_at": v.saved_at.isoformat(timespec="seconds"),
-                 "published": v.version == stored.published_version} for v in self.store.versions(app_id)]
+                 "published": v.version == stored.published_version} for v in self.store.versions(stored.id)]
 
     def version(self, who: Principal, app_id: str, version: int) -> dict[str, Any]:
         self.require_author(who)
