@@ -146,3 +146,11 @@ async def test_login_attempts_are_throttled(remote: httpx.AsyncClient) -> None:
     # another name from the same device is not blocked
     remote.app.state.services.accounts.add("bert", "staff", "geheim123")
     assert (await remote.post("/login", data={"name": "bert", "password": "geheim123"})).status_code == 303
+
+
+async def test_padded_names_do_not_get_fresh_tries(remote: httpx.AsyncClient) -> None:
+    remote.app.state.services.accounts.add("anna", "staff", "geheim123")
+    for name in ("anna", " anna", "anna ", "Anna", "ANNA "):
+        assert (await remote.post("/login", data={"name": name, "password": "falsch"})).status_code == 401
+    r = await remote.post("/login", data={"name": "anna", "password": "geheim123"})
+    assert r.status_code == 429 and "Zu viele Fehlversuche" in r.text
