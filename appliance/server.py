@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,10 +30,18 @@ class DataDirError(RuntimeError):
     """The data directory cannot be created or written; the message says what to do."""
 
 
+PRIVATE_UMASK = 0o077
+"""Whatever the umask the service was started with, what it writes is its own: folders 0700, files 0600."""
+
+
 def prepare_data_dir(settings: Settings) -> Path:
+    """The data directory, private to the service: it and everything the process writes from here on
+    (database, its journal, indexes, originals, keys) are readable by the service's account only."""
+    os.umask(PRIVATE_UMASK)
     data = settings.storage.data_dir
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data.chmod(0o700)  # also one made earlier with a looser umask
         probe = data / ".write-test"
         probe.write_text("ok")
         probe.unlink()
