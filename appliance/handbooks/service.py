@@ -98,15 +98,45 @@ class HandbookService:
         return [{"name": name, "roles": roles, "documents": len(self.index.documents(name))}
                 for name, roles in self.index.collections() if not roles or principal.role.value in roles]
 
-    def create_collection(self, principal: Principal, name: str, roles: list[str]) -> dict[str, Any]:
-        self.require_manager(principal)
-        name = self.check_name(name)
+    @staticmethod
+    def _check_roles(roles: list[str]) -> list[str]:
         for role in roles:
             if role not in {r.value for r in Role}:
                 raise ApiError(422, f"Unbekannte Rolle '{role}'.", f"Unknown role '{role}'.", code="invalid_value",
                                param="roles")
+        return sorted(set(roles))
+
+    def _existing_roles(self, name: str) -> list[str] | None:
+        return next((roles for n, roles in self.index.collections() if n == name), None)
+
+    def create_collection(self, principal: Principal, name: str, roles: list[str]) -> tuple[dict[str, Any], bool]:
+        """(the collection, whether it is new). Asking again with the same roles changes nothing;
+        other roles for an existing collection answer 409: who may read it changes only on purpose
+        (set_roles), never as a side effect of creating it twice."""
+        self.require_manager(principal)
+        name = self.check_name(name)
+        roles = self._check_roles(roles)
+        existing = self._existing_roles(name)
+        if existing is not None:
+            self.require_read(principal, name)
+            if sorted(existing) != roles:
+                shown = ", ".join(existing) or "alle"
+                raise ApiError(409, f"Die Sammlung '{name}' gibt es schon (lesen dürfen: {shown}). Nichts wurde"
+                               " geändert; die Rollen ändert PUT /api/collections/{name}.",
+                               f"The collection '{name}' exists already (readable by: {shown or 'everyone'})."
+                               " Nothing was changed; PUT /api/collections/{name} changes its roles.",
+                               code="collection_exists", param="name")
+            return {"name": name, "roles": existing, "documents": len(self.index.documents(name))}, False
         self.index.ensure_collection(name, roles)
-        return {"name": name, "roles": roles, "documents": len(self.index.documents(name))}
+        return {"name": name, "roles": roles, "documents": 0}, True
+
+    def set_roles(self, principal: Principal, collection: str, roles: list[str]) -> dict[str, Any]:
+        """Who may read a collection (empty: everyone); only a manager who can read it changes that."""
+        self.require_manager(principal)
+        collection = self.require_read(principal, collection)
+        roles = self._check_roles(roles)
+        self.index.ensure_collection(collection, roles)
+        return {"name": collection, "roles": roles, "documents": len(self.index.documents(collection))}
 
     def documents(self, principal: Principal, collection: str) -> list[dict[str, Any]]:
         return [doc_json(d) for d in self.index.documents(self.require_read(principal, collection))]
@@ -115,6 +145,8 @@ class HandbookService:
         """Check what can be checked at once (type, size, name), then ingest in the background."""
         self.require_manager(principal)
         collection = self.check_name(collection)
+        if self._existing_roles(collection) is not None:  # into an existing one only with the right to read it
+            self.require_read(principal, collection)
         try:
             filename = safe_filename(filename or "")
             media_type_for(filename)
@@ -239,6 +271,8 @@ class HandbookService:
         """Ingest one file now, in this thread (the command line with no service running)."""
         self.require_manager(principal)
         collection = self.check_name(collection)
+        if self._existing_roles(collection) is not None:
+            self.require_read(principal, collection)
         try:
             result = self.ingestor.ingest(collection, filename, data, progress)
         except Exception as exc:  # the caller reports it beside the other files

@@ -111,6 +111,13 @@ class BrandingService:
             raise ApiError(403, "Das Erscheinungsbild legt die Einrichtungsleitung fest.",
                            "Only facility admins change the branding.", code="forbidden")
 
+    def settings(self, who: Principal) -> dict:
+        """The branding settings for the admin page and the API: the facility admin and IT."""
+        if who.role not in (Role.facility_admin, Role.it_admin):
+            raise ApiError(403, "Die Einstellungen des Erscheinungsbilds sehen die Einrichtungsleitung und die IT.",
+                           "Only facility admins and IT see the branding settings.", code="forbidden")
+        return self.public()
+
     def put(self, who: Principal, branding: Branding) -> dict:
         self._require_admin(who)
         self.store.put(branding)

@@ -62,7 +62,7 @@ class LoginThrottle:
     def failed(self, address: str, name: str) -> None:
         now = time.monotonic()
         with self._lock:
-            for key, limit in self._keys(address, name):
+            for key, _ in self._keys(address, name):
                 failures = self._failures.pop(key, None) or deque(maxlen=max(self.attempts, self.wide_attempts))
                 failures.append(now)
                 self._failures[key] = failures  # newest last: the oldest entries are dropped first

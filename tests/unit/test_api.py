@@ -45,6 +45,15 @@ async def test_readyz_is_503_while_loading(settings) -> None:
     assert r.status_code == 503 and r.json()["status"] == "loading"
 
 
+async def test_a_failed_load_is_reported_without_the_servers_paths(settings) -> None:
+    app = create_app(settings, engines=None, mount_ui=False)
+    app.state.services.models.failed(f"{settings.models_dir}/missing/model.gguf fehlt")  # as _load reports it
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "failed"
+    assert "doctor" in r.json()["error"] and str(settings.models_dir) not in r.text
+
+
 async def test_wrong_and_revoked_key(api: httpx.AsyncClient) -> None:
     r = await api.get("/v1/models", headers={"Authorization": "Bearer sk-box-falsch"})
     assert r.status_code == 401

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api", tags=["branding"])
 
 @router.get("/admin/branding")
 async def get_branding(branding: BrandingDep, who: PrincipalDep) -> dict[str, Any]:
-    return branding.public()
+    return branding.settings(who)
 
 
 @router.put("/admin/branding")

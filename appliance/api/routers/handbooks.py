@@ -37,9 +37,23 @@ async def list_collections(handbooks: HandbooksDep, who: PrincipalDep) -> dict[s
     return {"collections": handbooks.collections(who)}
 
 
+class Roles(BaseModel):
+    roles: list[str] = Field(default_factory=list, description="Roles that may read it; empty: everyone.")
+
+
 @router.post("/collections", status_code=201)
-async def create_collection(body: NewCollection, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
-    return handbooks.create_collection(who, body.name, body.roles)
+async def create_collection(body: NewCollection, handbooks: HandbooksDep, who: PrincipalDep,
+                            response: Response) -> dict[str, Any]:
+    """201 for a new collection, 200 when it exists already with these roles."""
+    collection, new = handbooks.create_collection(who, body.name, body.roles)
+    if not new:
+        response.status_code = 200
+    return collection
+
+
+@router.put("/collections/{collection}")
+async def set_roles(collection: str, body: Roles, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return handbooks.set_roles(who, collection, body.roles)
 
 
 @router.get("/collections/{collection}/documents")

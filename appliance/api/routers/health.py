@@ -20,8 +20,9 @@ async def readyz(models: ModelsDep) -> JSONResponse:
     if models.ready:
         return JSONResponse({"status": "ready", "models": list(models.engines.entries)})
     body = {"status": "failed" if models.load_error else "loading"}
-    if models.load_error:
-        body["error"] = models.load_error
+    if models.load_error:  # the reason names files of the server: it goes to the log, not to anyone asking
+        body["error"] = ("Die Modelle konnten nicht geladen werden; den Grund nennen das Protokoll des Dienstes"
+                         " und `appliance doctor`.")
     return JSONResponse(body, status_code=503)
 
 
