@@ -159,10 +159,22 @@ def two_languages(text: str) -> list[tuple[str, str]] | None:
     return [(parts[1], parts[2].strip()), (parts[3], parts[4].strip())]
 
 
+# characters a Word file (XML 1.0) cannot hold: control characters other than tab and line breaks,
+# lone surrogates and the two non-characters; a pasted text may carry them, a model may write them
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: datetime | None = None,
           language: str | None = None) -> bytes:
-    """The DOCX; ``language`` is the language the user chose for the letter (e.g. "Arabisch"), if any."""
+    """The DOCX; ``language`` is the language the user chose for the letter (e.g. "Arabisch"), if any.
+    Characters Word cannot hold are left out (never a failed export)."""
     when = when or datetime.now()
+    title, text, app_title = xml_safe(title), xml_safe(text), xml_safe(app_title)
+    letterhead = Letterhead(xml_safe(letterhead.name), letterhead.logo, xml_safe(letterhead.address))
     doc = Document()
     section = doc.sections[0]
     section.left_margin = section.right_margin = Cm(2.2)

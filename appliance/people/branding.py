@@ -18,6 +18,8 @@ from appliance.infra.errors import ApiError
 from appliance.people.accounts import Principal, Role
 
 MAX_LOGO_BYTES = 1024 * 1024
+MAX_LOGO_PIXELS = 4000
+"""Width and height at most: a letterhead logo needs a few hundred; more only costs memory."""
 DEFAULT_NAME = "KI-Assistenz"
 COLOR = r"^#[0-9a-fA-F]{6}$"
 URL = r"^(https?://\S+|/\S*)?$"
@@ -71,9 +73,15 @@ class BrandingStore:
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.verify()
-                kind = image.format
-        except (UnidentifiedImageError, OSError, SyntaxError):
-            kind = None
+                kind, size = image.format, image.size
+        except Image.DecompressionBombError:  # a small file that claims billions of pixels
+            kind, size = "bomb", (MAX_LOGO_PIXELS + 1, 1)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            kind, size = None, (0, 0)
+        if max(size) > MAX_LOGO_PIXELS:
+            raise ApiError(422, f"Das Logo ist zu groß: höchstens {MAX_LOGO_PIXELS} × {MAX_LOGO_PIXELS} Bildpunkte.",
+                           f"The logo is too large: at most {MAX_LOGO_PIXELS} × {MAX_LOGO_PIXELS} pixels.",
+                           code="image_too_large", param="file")
         if kind not in ("PNG", "JPEG"):
             raise ApiError(415, "Das Logo muss ein PNG- oder JPEG-Bild sein.", "The logo must be a PNG or JPEG image.",
                            code="unsupported_media_type", param="file")
