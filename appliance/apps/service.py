@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -18,6 +19,8 @@ from appliance.chat.service import ChatService
 from appliance.infra.errors import ApiError
 from appliance.people.accounts import Principal, Role
 from rag.answer import NOTHING_FOUND
+
+log = logging.getLogger(__name__)
 
 AUTHORS = (Role.app_author, Role.facility_admin)
 def spec_error(exc: SpecError) -> ApiError:
@@ -53,7 +56,16 @@ class AppService:
         return who.role in AUTHORS
 
     def resolve(self, who: Principal, app_id: str, draft: bool = False) -> tuple[AppSpec, int, str]:
-        """(spec, version, status) of the version this person may see; 404 when none."""
+        """(spec, version, status) of the version this person may see; 404 when none, 422 when the
+        stored version no longer validates (the message says what to change)."""
+        try:
+            return self._resolve(who, app_id, draft)
+        except SpecError as exc:
+            raise ApiError(422, f"Die gespeicherte App „{app_id}“ ist nicht mehr gültig: {exc}. Eine App-Autorin"
+                           " oder ein App-Autor kann sie im Baukasten korrigieren.",
+                           f"The stored app '{app_id}' is no longer valid: {exc}.", code="invalid_app") from None
+
+    def _resolve(self, who: Principal, app_id: str, draft: bool = False) -> tuple[AppSpec, int, str]:
         enabled = self.store.enabled()
         if app_id in self.builtins:
             spec = self.builtins[app_id]
@@ -107,15 +119,18 @@ class AppService:
         out = [self._summary(s, "builtin", enabled, None, known) for s in self.builtins.values()
                if self._offered(who, s, enabled)]
         for stored in self.store.all():
-            if self.is_author(who):
-                spec = self.store.spec(stored.id, stored.latest_version)
-                status = "published" if stored.published_version == stored.latest_version else (
-                    "changed" if stored.published_version else "draft")
-                out.append(self._summary(spec, status, enabled, stored, known))
-            elif stored.published_version is not None:
-                spec = self.store.spec(stored.id, stored.published_version)
-                if self._offered(who, spec, enabled):
-                    out.append(self._summary(spec, "published", enabled, stored, known))
+            try:
+                if self.is_author(who):
+                    spec = self.store.spec(stored.id, stored.latest_version)
+                    status = "published" if stored.published_version == stored.latest_version else (
+                        "changed" if stored.published_version else "draft")
+                    out.append(self._summary(spec, status, enabled, stored, known))
+                elif stored.published_version is not None:
+                    spec = self.store.spec(stored.id, stored.published_version)
+                    if self._offered(who, spec, enabled):
+                        out.append(self._summary(spec, "published", enabled, stored, known))
+            except SpecError as exc:  # one app that no longer validates must not hide the catalogue
+                log.warning("app %s is left out of the catalogue: %s", stored.id, exc)
         return sorted(out, key=lambda a: (a["category"], a["title"].lower()))
 
     def get(self, who: Principal, app_id: str, draft: bool = False) -> dict[str, Any]:

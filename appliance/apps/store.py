@@ -7,15 +7,17 @@ Every save is a new row in app_versions, so nothing an author wrote is ever over
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from appliance.apps.spec import AppSpec, load_yaml, parse_spec
+from appliance.apps.spec import AppSpec, SpecError, load_yaml, parse_spec
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
+SPEC_CACHE = 2048  # checked app versions kept in memory (a few KB each)
 
 
 def _now() -> datetime:
@@ -62,6 +64,8 @@ class Version:
 class AppStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._specs: dict[tuple[str, int], AppSpec] = {}
+        self._specs_lock = threading.Lock()
 
     def all(self) -> list[StoredApp]:
         with self.engine.connect() as c:
@@ -76,10 +80,25 @@ class AppStore:
         return StoredApp(*r[:6], _dt(r[6])) if r else None
 
     def spec(self, app_id: str, version: int) -> AppSpec:
-        with self.engine.connect() as c:
-            raw = c.execute(text("SELECT spec FROM app_versions WHERE app_id = :a AND version = :v"),
-                            {"a": app_id, "v": version}).scalar_one()
-        return parse_spec(json.loads(raw))
+        """A saved version, checked once: versions never change, so the catalogue does not validate
+        every stored app on every view. Raises SpecError for one that no longer validates (rules
+        changed since it was saved)."""
+        key = (app_id, version)
+        cached = self._specs.get(key)
+        if cached is None:
+            with self.engine.connect() as c:
+                raw = c.execute(text("SELECT spec FROM app_versions WHERE app_id = :a AND version = :v"),
+                                {"a": app_id, "v": version}).scalar_one()
+            try:
+                spec = parse_spec(json.loads(raw))
+            except ValueError as exc:  # SpecError, or JSON that is not a spec at all
+                raise exc if isinstance(exc, SpecError) else SpecError([("", str(exc))]) from None
+            with self._specs_lock:
+                if len(self._specs) >= SPEC_CACHE:
+                    self._specs.pop(next(iter(self._specs)))
+                self._specs[key] = spec
+            return spec
+        return cached
 
     def versions(self, app_id: str) -> list[Version]:
         with self.engine.connect() as c:

@@ -236,3 +236,24 @@ async def test_a_letter_in_arabic_comes_back_with_its_language_and_is_set_right_
         assert ("<w:bidi/>" in other._tc.xml) is rtl and "<w:bidi/>" not in german._tc.xml
     r = await anna.post("/api/apps/elternbrief/document", json={"output": letter, "language": "x" * 121})
     assert r.status_code == 422
+
+
+async def test_one_stored_app_that_no_longer_validates_does_not_hide_the_catalogue(box) -> None:
+    """Rules may change after an app was saved: that app is left out (and says why), the rest stay."""
+    otto, anna = box["otto"], box["anna"]
+    assert (await otto.post("/api/apps", json=MINIMAL)).status_code == 201
+    assert (await otto.post(f"/api/apps/{MINIMAL['id']}/publish")).status_code == 200
+    store = otto._transport.app.state.services.apps.store
+    with store.engine.begin() as c:  # as if saved under older rules: a field type that no longer exists
+        c.exec_driver_sql("INSERT INTO apps (id, origin, latest_version, published_version, edited, created_by,"
+                          " created_at, updated_at) VALUES ('alt', 'local', 1, 1, 1, 'otto', '2025-01-01',"
+                          " '2025-01-01')")
+        c.exec_driver_sql("INSERT INTO app_versions (app_id, version, spec, saved_by, saved_at, note) VALUES"
+                          " ('alt', 1, '{\"id\": \"alt\", \"inputs\": [{\"type\": \"hologram\"}]}', 'otto',"
+                          " '2025-01-01', 'alt')")
+    for who in (anna, otto):
+        r = await who.get("/api/apps")
+        assert r.status_code == 200 and MINIMAL["id"] in [a["id"] for a in r.json()["apps"]]
+        assert "alt" not in [a["id"] for a in r.json()["apps"]]
+    r = await otto.get("/api/apps/alt")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_app"
