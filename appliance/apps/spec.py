@@ -262,6 +262,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+MAX_YAML_NODES = 20_000
+"""Values an app file may stand for, aliases expanded: the largest built-in app has about 200."""
+MAX_YAML_DEPTH = 20
+
+
 def load_yaml(text: str | bytes) -> AppSpec:
     if len(text) > MAX_YAML_BYTES:
         raise SpecError([("", f"Die Datei ist zu groß (höchstens {MAX_YAML_BYTES // 1024} KB).")])
@@ -274,4 +279,25 @@ def load_yaml(text: str | bytes) -> AppSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" (Zeile {mark.line + 1})" if mark else ""
         raise SpecError([("", f"Die Datei ist kein gültiges YAML{where}.")]) from None
+    except RecursionError:
+        raise SpecError([("", f"Die Datei ist zu tief verschachtelt (höchstens {MAX_YAML_DEPTH} Ebenen).")]) from None
+    _check_size(data)
     return parse_spec(data)
+
+
+def _check_size(data: Any) -> None:
+    """YAML's anchors and aliases let a small file stand for a huge one (each alias is the whole
+    anchored value again): count what the file stands for, and stop early."""
+    seen = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
+            why = (f"zu tief verschachtelt (höchstens {MAX_YAML_DEPTH} Ebenen)" if depth > MAX_YAML_DEPTH
+                   else f"zu umfangreich (höchstens {MAX_YAML_NODES} Werte, Verweise mitgezählt)")
+            raise SpecError([("", f"Die Datei ist {why}.")])
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for pair in value.items() for v in pair)
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)

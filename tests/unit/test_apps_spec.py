@@ -134,3 +134,19 @@ def test_yaml_export_keeps_umlauts_readable() -> None:
     spec = load_builtins()["elternbrief"]
     assert "Schließtag" in spec.to_yaml()
     assert yaml.safe_load(spec.to_yaml())["id"] == "elternbrief"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    # "billion laughs": 446 bytes that stand for 10^9 values once the aliases are expanded
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+     "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "zu umfangreich"),
+    ("x: " + "[" * 5000 + "]" * 5000 + "\n", "zu tief verschachtelt"),
+    ("x: " + "[" * 30 + "]" * 30 + "\n", "zu tief verschachtelt"),
+])
+def test_files_that_stand_for_far_more_than_they_hold_are_refused(text: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        load_yaml(text)
+    assert words in str(err.value)
