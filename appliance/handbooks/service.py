@@ -15,7 +15,7 @@ from appliance.chat.answer import Answer
 from appliance.chat.service import ChatService
 from appliance.config import Settings
 from appliance.infra.errors import ApiError
-from appliance.infra.jobs import Job, Jobs
+from appliance.infra.jobs import Job, Jobs, QueueFull
 from appliance.people.accounts import Principal, Role
 from models.chat import Message, SamplingParams
 from models.embeddings import Embedder
@@ -175,7 +175,13 @@ class HandbookService:
             err = parse_error(exc)
             return {"message": err.de, "code": err.code, "status": err.status}
 
-        return self.jobs.submit("ingest", principal.user_id, work, on_error)
+        try:
+            return self.jobs.submit("ingest", principal.user_id, work, on_error)
+        except QueueFull as exc:
+            raise ApiError(503, f"Gerade warten schon {exc.waiting} Dateien darauf, aufgenommen zu werden. Bitte in"
+                           " einer Minute erneut hochladen.", f"{exc.waiting} files are already waiting to be taken"
+                           " in. Please upload again in a minute.", code="queue_full",
+                           headers={"Retry-After": "60"}) from None
 
     def job(self, principal: Principal, job_id: str) -> Job:
         job = self.jobs.get(job_id)

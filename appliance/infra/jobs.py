@@ -27,17 +27,34 @@ class Job:
         return {k: v for k, v in self.__dict__.items() if k != "owner"}
 
 
+class QueueFull(RuntimeError):
+    """As many jobs as allowed wait already; ``waiting`` says how many."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(waiting)
+        self.waiting = waiting
+
+
 class Jobs:
-    def __init__(self, keep: int = 200) -> None:
+    def __init__(self, keep: int = 200, max_waiting: int = 16) -> None:
+        """``max_waiting``: jobs queued or running at once; each holds its input (a file) in memory."""
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")  # one writer at a time
         self._keep = keep
+        self.max_waiting = max_waiting
+
+    def waiting(self) -> int:
+        return sum(1 for job in list(self._jobs.values()) if job.status in ("queued", "running"))
 
     def submit(self, kind: str, owner: int, work: Callable[[Job], dict[str, Any]],
                on_error: Callable[[Exception], dict[str, Any]]) -> Job:
+        """Raises QueueFull when ``max_waiting`` jobs are queued or running already."""
         job = Job(uuid.uuid4().hex, kind, owner)
         with self._lock:
+            waiting = self.waiting()
+            if waiting >= self.max_waiting:
+                raise QueueFull(waiting)
             self._jobs[job.id] = job
             for old in list(self._jobs)[: max(0, len(self._jobs) - self._keep)]:
                 if self._jobs[old].status in ("done", "failed"):

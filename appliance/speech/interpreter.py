@@ -53,6 +53,8 @@ RTL = {"ar", "fa", "ps"}
 SPEAKERS = ("a", "b")
 MAX_FRAME_BYTES = 64 * 1024  # 2 s of 16-bit audio at 16 kHz; the page sends about 0.1 s per frame
 MAX_BAD_MESSAGES = 20
+MAX_WAITING_TURNS = 4
+"""Turns ended but not yet written out (each holds up to two minutes of audio, about 7.7 MB)."""
 
 
 class Busy(RuntimeError):
@@ -137,6 +139,11 @@ class Conversation:
             if speaker not in SPEAKERS:
                 return await self.bad("'speaker' muss 'a' oder 'b' sein.", "'speaker' must be 'a' or 'b'.")
             self.stop()  # one speaker at a time: pressing the other side ends the running turn
+            if len(self._queue) >= MAX_WAITING_TURNS:  # each holds its audio until it is written out
+                await self.send(_error("turns_waiting", "Bitte kurz warten: die vorigen Beiträge werden noch"
+                                       " verschriftet.", "Please wait a moment: the previous turns are still being"
+                                       " transcribed."))
+                return True
             self._next_id += 1
             language = self.languages[speaker]
             session = StreamingSession(self.transcriber, language=language)

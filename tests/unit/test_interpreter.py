@@ -247,3 +247,23 @@ def test_leaving_mid_sentence_frees_the_place(site) -> None:
         # the client went away without "stop"; the next conversation gets the place
         with client.websocket_connect("/api/interpret", headers=auth) as ws:
             assert ws.receive_json()["type"] == "ready"
+
+
+async def test_turns_waiting_to_be_written_out_are_bounded() -> None:
+    """Each ended turn holds its audio until it is transcribed: a client that keeps pressing start and
+    stop faster than the model writes gets told to wait instead of filling the memory."""
+    from appliance.speech.interpreter import MAX_WAITING_TURNS, Conversation
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    conversation = Conversation(FakeTranscriber(), chat=None, send=send)  # not run: nothing is written out
+    for _ in range(MAX_WAITING_TURNS + 3):
+        assert await conversation.control({"type": "start", "speaker": "a"})
+        await conversation.audio(pcm16(tone(0.2)))
+        assert await conversation.control({"type": "stop"})
+    assert len(conversation._queue) == MAX_WAITING_TURNS
+    assert sum(m.get("code") == "turns_waiting" for m in sent) == 3
+    assert sum(m["type"] == "started" for m in sent) == MAX_WAITING_TURNS
