@@ -171,6 +171,14 @@ class SpeechSettings(Section):
     max_interpreters: int = Field(
         2, ge=1, le=64, description="Live interpreter conversations at the same time; one more is told to wait."
     )
+    max_interpreters_per_person: int = Field(
+        1, ge=1, le=64, description="Live interpreter conversations one person may hold at the same time (so one"
+        " person cannot take every place)."
+    )
+    max_queue_per_person: int = Field(
+        2, ge=1, le=1000, description="Transcriptions of one person that may run or wait at the same time (so one"
+        " person cannot queue hours of audio ahead of everyone); more get 503 with Retry-After."
+    )
     max_utterance_s: int = Field(
         120, ge=5, le=600, description="Longest single turn in the interpreter (push-to-talk), in seconds."
     )

@@ -58,25 +58,40 @@ MAX_WAITING_TURNS = 4
 
 
 class Busy(RuntimeError):
-    """All interpreter places are taken."""
+    """All interpreter places are taken (``mine``: this person holds as many as one may)."""
+
+    def __init__(self, limit: int, mine: bool = False) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.mine = mine
 
 
 class InterpreterHub:
-    """Counts the conversations running at once; one more than allowed is told to wait."""
+    """Counts the conversations running at once, in all and per person; one more is told to wait."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_person: int = 1) -> None:
         self.limit = limit
+        self.per_person = per_person
         self.active = 0
+        self._held: dict[str, int] = {}
 
     @contextlib.contextmanager
-    def place(self):
+    def place(self, owner: str = ""):
         if self.active >= self.limit:
             raise Busy(self.limit)
+        if self._held.get(owner, 0) >= self.per_person:
+            raise Busy(self.per_person, mine=True)
         self.active += 1
+        self._held[owner] = self._held.get(owner, 0) + 1
         try:
             yield
         finally:
             self.active -= 1
+            left = self._held[owner] - 1
+            if left:
+                self._held[owner] = left
+            else:
+                del self._held[owner]
 
 
 async def translate(chat: ChatService, text: str, source: str, target: str, owner: str = "") -> str:
@@ -277,7 +292,7 @@ class InterpreterService:
         self.chat = chat
         self.read_aloud = read_aloud
         self.settings = settings
-        self.hub = InterpreterHub(settings.max_interpreters)
+        self.hub = InterpreterHub(settings.max_interpreters, settings.max_interpreters_per_person)
 
     def languages(self) -> list[dict]:
         """Every language offered, with its names, direction and whether it can be read aloud."""
@@ -293,7 +308,7 @@ class InterpreterService:
         if engines is None or not engines.transcribers:
             raise ApiError(503, "Das Sprachmodell ist nicht geladen (noch nicht oder models.speech leer).",
                            "The speech model is not loaded (not yet, or models.speech is empty).", code="not_ready")
-        with self.hub.place():
+        with self.hub.place(owner):
             yield Conversation(self.models.transcriber(None), self.chat, send,
                                max_utterance_s=self.settings.max_utterance_s, owner=owner)
 

@@ -39,36 +39,53 @@ def temperature_from(raw: float | str | None) -> float:
 
 
 class Turns:
-    def __init__(self, workers: int, max_waiting: int) -> None:
+    def __init__(self, workers: int, max_waiting: int, per_person: int = 2) -> None:
+        """``per_person``: recordings of one person running or waiting at once."""
         self._slots = asyncio.Semaphore(workers)
         self.max_waiting = max_waiting
+        self.per_person = per_person
         self.waiting = 0
+        self._mine: dict[str, int] = {}
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self, owner: str = "") -> AsyncIterator[None]:
         if self._slots.locked() and self.waiting >= self.max_waiting:
             raise ApiError(503, f"Gerade werden viele Aufnahmen verschriftet ({self.waiting} warten). Bitte in einer"
                            " Minute erneut versuchen.", f"Many recordings are being transcribed ({self.waiting}"
                            " waiting). Please try again in a minute.", code="queue_full",
                            headers={"Retry-After": "60"})
-        self.waiting += 1
+        if self._mine.get(owner, 0) >= self.per_person:
+            raise ApiError(503, f"Von Ihnen werden schon {self.per_person} Aufnahmen verschriftet. Bitte warten, bis"
+                           " eine fertig ist.", f"{self.per_person} of your recordings are already being"
+                           " transcribed. Please wait until one is done.", code="queue_full",
+                           headers={"Retry-After": "30"})
+        self._mine[owner] = self._mine.get(owner, 0) + 1
         try:
-            await self._slots.acquire()
+            self.waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self.waiting -= 1
+            try:
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self.waiting -= 1
-        try:
-            yield
-        finally:
-            self._slots.release()
+            left = self._mine[owner] - 1
+            if left:
+                self._mine[owner] = left
+            else:
+                del self._mine[owner]
 
 
 class TranscriptionService:
     def __init__(self, models: Models, settings: SpeechSettings) -> None:
         self.models = models
         self.settings = settings
-        self.turns = Turns(settings.workers, settings.max_queue)
+        self.turns = Turns(settings.workers, settings.max_queue, settings.max_queue_per_person)
 
-    async def transcribe(self, data: bytes, filename: str, *, model: str | None = None, language: str | None = None,
+    async def transcribe(self, data: bytes, filename: str, *, owner: str = "", model: str | None = None,
+                         language: str | None = None,
                          prompt: str | None = None, temperature: float | str | None = None,
                          cancel: threading.Event | None = None) -> Transcript:
         """The text of a recording in any format ffmpeg reads. ``temperature`` may come as a form's
@@ -79,7 +96,7 @@ class TranscriptionService:
         if language and transcriber.languages and language not in transcriber.languages:
             raise bad("language", f"Das Modell {transcriber.id} versteht nur: {', '.join(transcriber.languages)}.",
                       f"The model {transcriber.id} only understands: {', '.join(transcriber.languages)}.")
-        async with self.turns.turn():
+        async with self.turns.turn(owner):
             audio = await asyncio.to_thread(self._decode, data, filename or "Datei")
             try:
                 return await asyncio.to_thread(transcriber.transcribe, audio, language=language, prompt=prompt,

@@ -211,6 +211,20 @@ def test_one_interpreter_more_than_allowed_is_told_to_wait(site) -> None:
         assert again.receive_json()["type"] == "ready"
 
 
+def test_one_person_cannot_hold_every_place(site, tmp_path) -> None:
+    client, auth = site(max_interpreters=2)  # one place each by default (speech.max_interpreters_per_person)
+    accounts = client.app.state.services.accounts
+    accounts.add("kollegin", "staff", "geheim123")
+    other = {"Authorization": f"Bearer {accounts.create_key('kollegin')[0]}"}
+    with client, client.websocket_connect("/api/interpret", headers=auth) as first:
+        assert first.receive_json()["type"] == "ready"
+        with client.websocket_connect("/api/interpret", headers=auth) as second:
+            message = second.receive_json()
+            assert message["code"] == "busy" and "Sie haben schon 1" in message["message"]
+        with client.websocket_connect("/api/interpret", headers=other) as colleague:  # the second place is hers
+            assert colleague.receive_json()["type"] == "ready"
+
+
 def test_a_turn_longer_than_the_limit_is_ended(site) -> None:
     client, auth = site(max_utterance_s=5)
     with client, client.websocket_connect("/api/interpret", headers=auth) as ws:

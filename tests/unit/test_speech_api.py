@@ -209,3 +209,41 @@ async def test_a_loaded_voice_reads_its_language_and_espeak_the_others(tmp_path,
             assert wav.getframerate() == 22050  # espeak-ng's rate
         by_code = {e["code"]: e for e in (await api.get("/api/interpret/languages")).json()["languages"]}
         assert by_code["en"]["voice"] and by_code["de"]["voice"]
+
+
+async def test_one_person_cannot_queue_ahead_of_everyone(tmp_path, fake_engines) -> None:
+    """Two of one person's recordings run or wait at once (speech.max_queue_per_person); a third of
+    hers is told to wait, while a colleague's still gets in line. Held on an event, not on time."""
+    import asyncio
+    import threading
+
+    from models.fake_speech import FakeTranscriber
+
+    go = threading.Event()
+
+    class Held(FakeTranscriber):
+        def transcribe(self, audio, **kwargs):
+            go.wait(30)
+            return super().transcribe(audio, **kwargs)
+
+    fake_engines.transcribers = {"held": Held("held")}
+    settings = make_settings(tmp_path / "data")
+    settings.speech.workers, settings.speech.max_queue = 1, 8
+    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    async with client_for(app) as api:
+        accounts = app.state.services.accounts
+        accounts.add("kollegin", "staff", "geheim123")
+        colleague = {"Authorization": f"Bearer {accounts.create_key('kollegin')[0]}"}
+        turns = app.state.services.transcription.turns
+        mine = [asyncio.create_task(api.post(URL, **upload(wav_bytes(tone(0.5))))) for _ in range(2)]
+        async with asyncio.timeout(30):  # only against a hang: the loops end on the queue's state
+            while turns._mine.get("anna", 0) < 2:  # both of hers are in (one running, one waiting)
+                await asyncio.sleep(0.01)
+        third = await api.post(URL, **upload(wav_bytes(tone(0.5))))
+        assert third.status_code == 503 and "Von Ihnen werden schon 2" in third.json()["error"]["message"]
+        theirs = asyncio.create_task(api.post(URL, headers=colleague, **upload(wav_bytes(tone(0.5)))))
+        async with asyncio.timeout(30):
+            while "kollegin" not in turns._mine:
+                await asyncio.sleep(0.01)
+        go.set()
+        assert [r.status_code for r in await asyncio.gather(*mine, theirs)] == [200, 200, 200]

@@ -24,7 +24,7 @@ def _bad(param: str, de: str, en: str) -> ApiError:
 
 
 @router.post("/audio/transcriptions")
-async def transcriptions(request: Request, transcription: TranscriptionDep, _: PrincipalDep) -> Response:
+async def transcriptions(request: Request, transcription: TranscriptionDep, who: PrincipalDep) -> Response:
     if not is_multipart(request):
         raise _bad("file", "Bitte die Aufnahme als multipart/form-data im Feld 'file' senden.",
                    "Send the recording as multipart/form-data in the field 'file'.")
@@ -44,8 +44,8 @@ async def transcriptions(request: Request, transcription: TranscriptionDep, _: P
     cancel = threading.Event()
     watcher = asyncio.create_task(_watch(request, cancel))
     try:
-        transcript = await transcription.transcribe(data, upload.filename or "Datei", temperature=temperature,
-                                                    cancel=cancel, **options)
+        transcript = await transcription.transcribe(data, upload.filename or "Datei", owner=who.name,
+                                                    temperature=temperature, cancel=cancel, **options)
     except Cancelled:  # nobody is left to answer; the worker is free for the next recording
         return Response(status_code=499)
     finally:

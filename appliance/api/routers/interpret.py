@@ -77,11 +77,16 @@ async def interpret(ws: WebSocket) -> None:
         except ApiError as exc:  # no speech model (yet)
             await _refuse(ws, exc.code or "not_ready", exc.de, exc.en, TRY_AGAIN_LATER)
             return
-        except Busy:
-            limit = interpreter.hub.limit
-            await _refuse(ws, "busy", f"Es laufen schon {limit} Übersetzungen gleichzeitig. Bitte gleich noch"
-                          " einmal versuchen.", f"{limit} interpreter conversations are already running. Please"
-                          " try again in a moment.", TRY_AGAIN_LATER)
+        except Busy as busy:
+            if busy.mine:
+                await _refuse(ws, "busy", f"Sie haben schon {busy.limit} Übersetzung(en) offen (auf einem anderen Gerät"
+                              " oder Tab). Bitte dort beenden.", f"You already have {busy.limit} interpreter"
+                              " conversation(s) open (on another device or tab). Please end it there.",
+                              TRY_AGAIN_LATER)
+            else:
+                await _refuse(ws, "busy", f"Es laufen schon {busy.limit} Übersetzungen gleichzeitig. Bitte gleich"
+                              " noch einmal versuchen.", f"{busy.limit} interpreter conversations are already"
+                              " running. Please try again in a moment.", TRY_AGAIN_LATER)
             return
         await ws.accept()
         await _converse(ws, conversation)
