@@ -60,7 +60,7 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
         settings=settings,
         models=models,
         accounts=accounts,
-        signin=SignIn(accounts),
+        signin=SignIn(accounts, settings.server.session_hours),
         branding=branding,
         chat=chat,
         handbooks=handbooks,

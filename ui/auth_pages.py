@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from appliance.people.branding import DEFAULT_NAME
-from appliance.people.sessions import SESSION_STAMP, SESSION_USER
 from appliance.people.signin import Refused
 from appliance.services import Services
 from ui.i18n import LANGUAGES, SESSION_LANG, pick_language, t
@@ -60,10 +60,9 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
                     button=t("setup_button", lang), needs_code=not signin.is_local(_client(request)),
                     t_code=t("setup_code", lang), t_code_hint=t("setup_code_hint", lang), **context)
 
-    def signed_in(request: Request, user_id: int, user_language: str) -> RedirectResponse:
+    def signed_in(request: Request, cookie: dict[str, object], user_language: str) -> RedirectResponse:
         request.session.clear()
-        request.session[SESSION_USER] = user_id
-        request.session[SESSION_STAMP] = accounts.session_stamp(user_id)
+        request.session.update(cookie)
         request.session[SESSION_LANG] = user_language
         return RedirectResponse("/", status_code=303)
 
@@ -80,13 +79,12 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
                     password: Annotated[str, Form()] = "") -> Response:
         lang = session.language(request)
         try:
-            principal = await signin.password(_client(request), name, password)
+            principal, cookie = await signin.password(_client(request), name, password)
         except Refused as exc:
             error = (t("login_throttled", lang).format(minutes=exc.minutes) if exc.reason == "throttled"
                      else t("login_failed", lang))
             return login_page(request, exc.status, name=name, error=error)
-        return signed_in(request, principal.user_id, pick_language(request.session.get(SESSION_LANG),
-                                                                   principal.language))
+        return signed_in(request, cookie, pick_language(request.session.get(SESSION_LANG), principal.language))
 
     @router.get("/setup")
     async def setup_form(request: Request) -> Response:
@@ -101,16 +99,17 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
             return RedirectResponse("/login", status_code=303)
         lang = session.language(request)
         try:
-            principal = await signin.first_admin(_client(request), code, name, password, password2, lang)
+            _, cookie = await signin.first_admin(_client(request), code, name, password, password2, lang)
         except Refused as exc:
             error = {"code": t("setup_code_wrong", lang), "mismatch": t("password_mismatch", lang)}.get(
                 exc.reason, exc.detail)
             return setup_page(request, exc.status, name=name, error=error)
-        return signed_in(request, principal.user_id, lang)
+        return signed_in(request, cookie, lang)
 
     @router.get("/logout")
     async def logout(request: Request) -> RedirectResponse:
         lang = session.language(request)
+        await run_in_threadpool(signin.sign_out, dict(request.session))
         request.session.clear()
         request.session[SESSION_LANG] = lang
         return RedirectResponse("/login", status_code=303)

@@ -8,15 +8,15 @@ import secrets
 import threading
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from appliance.infra.db import Database
-from appliance.infra.tables import ApiKey, User, utcnow
+from appliance.infra.tables import ApiKey, UiSession, User, utcnow
 
 KEY_PREFIX = "sk-box-"
 MIN_PASSWORD = 8
@@ -175,11 +175,36 @@ class Accounts:
                 return None
             return hashlib.sha256(f"{user.id}:{user.password_hash}".encode()).hexdigest()[:24]
 
-    def by_session(self, user_id: int, stamp: object) -> Principal | None:
+    def by_session(self, user_id: int, stamp: object, token: object) -> Principal | None:
+        """The person of a browser session: it must be open on the server (not signed out, not
+        expired) and from before the last password change."""
         principal = self.by_id(user_id)
-        if principal is None or not isinstance(stamp, str):
+        if principal is None or not isinstance(stamp, str) or not isinstance(token, str) or not token:
             return None
-        return principal if secrets.compare_digest(stamp, self.session_stamp(user_id) or "") else None
+        if not secrets.compare_digest(stamp, self.session_stamp(user_id) or ""):
+            return None
+        with self.db.session() as s:
+            row = s.get(UiSession, hash_key(token))
+            if row is None or row.user_id != user_id or row.expires_at <= utcnow():
+                return None
+        return principal
+
+    def open_session(self, user_id: int, hours: int) -> str:
+        """A new browser session for ``hours``; answers its id for the cookie (only its hash is stored).
+        Sessions that ran out are cleared on the way."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self.db.session() as s:
+            s.execute(delete(UiSession).where(UiSession.expires_at <= now))
+            s.add(UiSession(token_hash=hash_key(token), user_id=user_id, created_at=now,
+                            expires_at=now + timedelta(hours=hours)))
+        return token
+
+    def close_session(self, token: object) -> None:
+        """Signing out: the session ends on the server, so a copy of its cookie no longer works."""
+        if isinstance(token, str) and token:
+            with self.db.session() as s:
+                s.execute(delete(UiSession).where(UiSession.token_hash == hash_key(token)))
 
     def create_key(self, user_name: str, label: str = "") -> tuple[str, KeyInfo]:
         """Create an API key; the plain key is returned once and only its hash is stored."""

@@ -9,6 +9,8 @@ from appliance.people.accounts import Accounts, Principal
 
 SESSION_USER = "user_id"
 SESSION_STAMP = "stamp"
+SESSION_ID = "sid"
+"""The session's id on the server (ui_sessions): signing out deletes it there."""
 
 
 def principal_from_request(request: HTTPConnection, accounts: Accounts) -> Principal | None:
@@ -19,5 +21,5 @@ def principal_from_request(request: HTTPConnection, accounts: Accounts) -> Princ
         return accounts.principal_for_key(token.strip())
     user_id = request.session.get(SESSION_USER) if "session" in request.scope else None
     if isinstance(user_id, int):
-        return accounts.by_session(user_id, request.session.get(SESSION_STAMP))
+        return accounts.by_session(user_id, request.session.get(SESSION_STAMP), request.session.get(SESSION_ID))
     return None

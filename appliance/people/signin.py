@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from appliance.people.accounts import AccountError, Accounts, Principal
+from appliance.people.sessions import SESSION_ID, SESSION_STAMP, SESSION_USER
 from appliance.people.throttle import LoginThrottle
 
 LOCAL_CLIENTS = ("127.0.0.1", "::1", "localhost")
@@ -30,6 +31,7 @@ class Refused(Exception):
 @dataclass
 class SignIn:
     accounts: Accounts
+    session_hours: int = 12
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     setup_code: str = field(default_factory=lambda: secrets.token_hex(4).upper())
     """Asked on the first-run page from any other device than the box itself."""
@@ -38,8 +40,20 @@ class SignIn:
     def is_local(client: str) -> bool:
         return client in LOCAL_CLIENTS
 
-    async def password(self, client: str, name: str, password: str) -> Principal:
-        """The person with this name and password, unless too many tries came from here for that name."""
+    def _opened(self, principal: Principal) -> tuple[Principal, dict[str, object]]:
+        """The person and what their browser's signed cookie carries: who, the password's stamp, and
+        the id of a session opened on the server."""
+        return principal, {SESSION_USER: principal.user_id,
+                           SESSION_STAMP: self.accounts.session_stamp(principal.user_id),
+                           SESSION_ID: self.accounts.open_session(principal.user_id, self.session_hours)}
+
+    def sign_out(self, cookie: dict) -> None:
+        """The session ends on the server: a copy of its cookie no longer signs anyone in."""
+        self.accounts.close_session(cookie.get(SESSION_ID))
+
+    async def password(self, client: str, name: str, password: str) -> tuple[Principal, dict[str, object]]:
+        """The person with this name and password and their session, unless too many tries came from
+        here for that name."""
         wait = self.throttle.wait_seconds(client, name)
         if wait:
             raise Refused(429, "throttled", minutes=wait // 60 + 1)
@@ -49,10 +63,10 @@ class SignIn:
             self.throttle.failed(client, name)
             raise Refused(401, "wrong")
         self.throttle.succeeded(client, name)
-        return principal
+        return await asyncio.to_thread(self._opened, principal)
 
     async def first_admin(self, client: str, code: str, name: str, password: str, repeated: str,
-                          language: str) -> Principal:
+                          language: str) -> tuple[Principal, dict[str, object]]:
         """The first account, a facility admin, while there is none. From another device than the box,
         the setup code from the service's log is needed: nobody else on the network can take over a
         freshly installed box."""
@@ -61,6 +75,7 @@ class SignIn:
         if password != repeated:
             raise Refused(422, "mismatch")
         try:
-            return await asyncio.to_thread(self.accounts.add_first_admin, name, password, language)
+            principal = await asyncio.to_thread(self.accounts.add_first_admin, name, password, language)
         except AccountError as exc:
             raise Refused(422, "invalid", detail=str(exc)) from None
+        return await asyncio.to_thread(self._opened, principal)

@@ -79,6 +79,22 @@ async def test_login_logout_and_session(web: httpx.AsyncClient) -> None:
     assert (await web.get("/")).headers["location"] == "/login"
 
 
+async def test_signing_out_ends_the_session_on_the_server(web: httpx.AsyncClient) -> None:
+    """A copy of the cookie (a shared tablet's browser, a proxy's log) stops working at sign-out."""
+    web.app.state.services.accounts.add("anna", "staff", "geheim123")
+    await web.post("/login", data={"name": "anna", "password": "geheim123"})
+    copied = web.cookies.get(SESSION_COOKIE)
+    assert copied and (await web.get("/v1/models")).status_code == 200
+    await web.get("/logout")
+    async with httpx.AsyncClient(transport=web._transport, base_url="http://box",
+                                 cookies={SESSION_COOKIE: copied}) as other:
+        assert (await other.get("/v1/models")).status_code == 401
+        assert (await other.get("/")).headers["location"] == "/login"
+    # a second sign-in is a new session; the first one's end did not touch it
+    await web.post("/login", data={"name": "anna", "password": "geheim123"})
+    assert (await web.get("/v1/models")).status_code == 200
+
+
 async def test_a_new_password_ends_open_sessions(web: httpx.AsyncClient) -> None:
     accounts = web.app.state.services.accounts
     accounts.add("anna", "staff", "geheim123")
