@@ -101,8 +101,8 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
         try:
             _, cookie = await signin.first_admin(_client(request), code, name, password, password2, lang)
         except Refused as exc:
-            error = {"code": t("setup_code_wrong", lang), "mismatch": t("password_mismatch", lang)}.get(
-                exc.reason, exc.detail)
+            error = {"code": t("setup_code_wrong", lang), "mismatch": t("password_mismatch", lang),
+                     "throttled": t("login_throttled", lang).format(minutes=exc.minutes)}.get(exc.reason, exc.detail)
             return setup_page(request, exc.status, name=name, error=error)
         return signed_in(request, cookie, lang)
 

@@ -14,6 +14,19 @@ from appliance.people.sessions import SESSION_ID, SESSION_STAMP, SESSION_USER
 from appliance.people.throttle import LoginThrottle
 
 LOCAL_CLIENTS = ("127.0.0.1", "::1", "localhost")
+SETUP = "\0first-run"  # the throttle's name for tries of the setup code (no account can be called so)
+CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed on a tablet
+
+
+def new_setup_code() -> str:
+    """12 characters (60 bits) in three groups: ABCD-EFGH-JKLM; tries from other devices are throttled."""
+    raw = "".join(secrets.choice(CODE_LETTERS) for _ in range(12))
+    return "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+
+
+def _plain(code: str) -> str:
+    """A code as typed: case, spaces and dashes do not matter."""
+    return "".join(c for c in code.upper() if c.isalnum())
 
 
 class Refused(Exception):
@@ -33,7 +46,7 @@ class SignIn:
     accounts: Accounts
     session_hours: int = 12
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    setup_code: str = field(default_factory=lambda: secrets.token_hex(4).upper())
+    setup_code: str = field(default_factory=lambda: new_setup_code())
     """Asked on the first-run page from any other device than the box itself."""
 
     @staticmethod
@@ -70,8 +83,13 @@ class SignIn:
         """The first account, a facility admin, while there is none. From another device than the box,
         the setup code from the service's log is needed: nobody else on the network can take over a
         freshly installed box."""
-        if not self.is_local(client) and not secrets.compare_digest(code.strip().upper(), self.setup_code):
-            raise Refused(403, "code")
+        if not self.is_local(client):
+            wait = self.throttle.wait_seconds(client, SETUP)
+            if wait:
+                raise Refused(429, "throttled", minutes=wait // 60 + 1)
+            if not secrets.compare_digest(_plain(code), _plain(self.setup_code)):
+                self.throttle.failed(client, SETUP)
+                raise Refused(403, "code")
         if password != repeated:
             raise Refused(422, "mismatch")
         try:

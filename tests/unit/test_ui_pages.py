@@ -153,6 +153,23 @@ async def test_first_run_from_another_device_needs_the_setup_code(remote: httpx.
     assert r.status_code == 303 and remote.app.state.services.accounts.count() == 1
 
 
+async def test_the_setup_code_is_long_and_guessing_it_is_throttled(remote: httpx.AsyncClient) -> None:
+    import re
+
+    code = remote.app.state.services.signin.setup_code
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)  # 60 bits, nothing to confuse
+    form = {"name": "leitung", "password": "geheim123", "password2": "geheim123"}
+    for n in range(5):
+        assert (await remote.post("/setup", data={**form, "code": f"ABCD-EFGH-JKL{n + 2}"})).status_code == 403
+    r = await remote.post("/setup", data={**form, "code": code})
+    assert r.status_code == 429 and remote.app.state.services.accounts.count() == 0  # even the right one waits
+    other = httpx.AsyncClient(transport=httpx.ASGITransport(app=remote.app, client=("192.168.1.21", 50000)),
+                              base_url="http://box")
+    async with other:  # another device is not locked out; the code works typed in lower case with spaces
+        r = await other.post("/setup", data={**form, "code": code.lower().replace("-", " ")})
+    assert r.status_code == 303 and remote.app.state.services.accounts.count() == 1
+
+
 async def test_login_attempts_are_throttled(remote: httpx.AsyncClient) -> None:
     remote.app.state.services.accounts.add("anna", "staff", "geheim123")
     for _ in range(5):
