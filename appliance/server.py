@@ -18,7 +18,7 @@ from appliance.config import Settings
 from appliance.engines import Engines, Models, load_engines
 from appliance.infra.db import Database
 from appliance.infra.errors import install_error_handlers
-from appliance.infra.middleware import BodyLimit
+from appliance.infra.middleware import BodyLimit, SecurityHeaders
 from appliance.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         from ui.mount import mount_ui as _mount_ui
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
                        uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb)
     # added last, so it is the outermost middleware and every other one sees the session
