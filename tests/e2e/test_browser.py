@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LAST_BOT_TEXT
+from tests.support.chat import EndlessChat
 from tests.support.paths import ROOT, TEST_CHAT
 from tests.support.server import LiveServer
 from tests.support.settings import make_settings
@@ -91,6 +92,30 @@ class Browsing:
 
 @pytest.fixture
 def browsing(browser, server: LiveServer) -> Iterator[Browsing]:
+    yield from _browsing(browser, server)
+
+
+@pytest.fixture
+def endless() -> EndlessChat:
+    """The chat tab's test is about the page (streaming, Stop), not the engine: a model that writes a
+    word every 20 ms and never ends the long essay on its own, so neither the machine's speed nor the
+    model's luck decides whether Stop can be tested (the engine's own cancel has its tests)."""
+    return EndlessChat(TEST_CHAT, endless="very long essay", pace=0.02)
+
+
+@pytest.fixture
+def chat_browsing(browser, tmp_path: Path, endless: EndlessChat) -> Iterator[Browsing]:
+    from appliance.engines import Engines
+    from appliance.server import create_app
+    from models.embeddings import FakeEmbedder
+
+    app = create_app(make_settings(tmp_path / "data"), engines=Engines(chat_models={TEST_CHAT: endless},
+                                                                       embedder=FakeEmbedder()))
+    with LiveServer(app) as live:
+        yield from _browsing(browser, live)
+
+
+def _browsing(browser, server: LiveServer) -> Iterator[Browsing]:
     context = browser.new_context(viewport=VIEWPORT, locale="de-DE")
     context.set_default_timeout(30_000)
     page = context.new_page()
@@ -217,9 +242,10 @@ def test_first_run_creates_the_admin_and_signs_in(browsing: Browsing) -> None:
     browsing.assert_only_local()
 
 
-def test_chat_answer_streams_and_stop_ends_it(browsing: Browsing, real_engines) -> None:
+def test_chat_answer_streams_and_stop_ends_it(chat_browsing: Browsing, endless: EndlessChat) -> None:
+    browsing = chat_browsing
     page = browsing.page
-    model = real_engines.chat_models[TEST_CHAT]
+    model = endless
     first_run(browsing)
     assert page.get_by_label("Sprachmodell").input_value() == TEST_CHAT  # the model choice is filled in
     assert page.evaluate(BOT_COUNT) == 0

@@ -8,45 +8,19 @@ tests/integration/test_llama_engine.py and tests/unit/test_scheduler.py.)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
-import threading
-from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
 from appliance.engines import Engines
 from appliance.server import create_app
-from models.chat import ChatEvent, Message, SamplingParams, TextDelta
 from models.embeddings import FakeEmbedder
-from models.fake_chat import FakeChatModel
+from tests.support.chat import EndlessChat
 from tests.support.server import LiveServer
 from tests.support.settings import make_settings
 
 SAFETY_S = 30  # only against a hang: every wait below ends on an event
-
-
-class EndlessChat(FakeChatModel):
-    """Writes 'weiter' until its stream is closed; says when it began and when it was closed."""
-
-    def __init__(self) -> None:
-        super().__init__("endless-chat", context_length=100_000)
-        self.began = threading.Event()
-        self.closed = threading.Event()
-
-    async def stream(self, messages: Sequence[Message], params: SamplingParams, *, owner: str = "",
-                     system_shared: bool = False) -> AsyncIterator[ChatEvent]:
-        return self._forever()
-
-    async def _forever(self) -> AsyncIterator[ChatEvent]:
-        try:
-            while True:
-                self.began.set()
-                yield TextDelta(" weiter")
-                await asyncio.sleep(0.01)  # gives the server's loop room to notice the client left
-        finally:
-            self.closed.set()
 
 
 @pytest.fixture
