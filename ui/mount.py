@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from appliance.services import Services
 from ui.auth_pages import auth_router
+from ui.file_guard import FileGuard, private_upload_folder
 from ui.guard import UIGuard
 from ui.interpreter_page import interpreter_router
 from ui.page import CSS, JS, build_page
@@ -27,6 +28,8 @@ def mount_ui(app: FastAPI) -> None:
     app.mount("/ui-static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="ui-static")
 
     app.add_middleware(UIGuard, session=session)
+    app.add_middleware(FileGuard)  # only this box's own uploads reach a handler
+    private_upload_folder()
 
     page = build_page(session, services)
     theme = gr.themes.Soft(
