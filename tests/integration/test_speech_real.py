@@ -69,12 +69,15 @@ def test_the_interpreter_transcribes_and_translates(tmp_path, real_engines) -> N
     app.state.services.accounts.add("berater", "staff", "geheim123")
     key, _ = app.state.services.accounts.create_key("berater")
     auth = {"Authorization": f"Bearer {key}"}
+    # two counsellors (one person holds one interpreter place: speech.max_interpreters_per_person)
+    app.state.services.accounts.add("beraterin", "staff", "geheim123")
+    other = {"Authorization": f"Bearer {app.state.services.accounts.create_key('beraterin')[0]}"}
     from models.speech import decode
 
     german = decode(speak(GERMAN, "de", tmp_path / "a.wav").read_bytes())
     english = decode(speak(ENGLISH, "en", tmp_path / "b.wav").read_bytes())
     with TestClient(app) as client, client.websocket_connect("/api/interpret", headers=auth) as one, \
-            client.websocket_connect("/api/interpret", headers=auth) as two:
+            client.websocket_connect("/api/interpret", headers=other) as two:
         for ws, pair in ((one, ["de", "uk"]), (two, ["en", "de"])):
             assert ws.receive_json()["type"] == "ready"
             ws.send_text(json.dumps({"type": "languages", "languages": pair}))
