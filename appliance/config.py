@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -49,11 +50,28 @@ class ServerSettings(Section):
         " HTTPS (or on the box itself). Empty: plain HTTP.",
     )
     tls_key: Path | None = Field(None, description="Private key (PEM) belonging to server.tls_cert.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, max_length=16,
+        description="Addresses (or networks) of a TLS proxy in front of the service, e.g. [\"127.0.0.1\"]: only"
+        " from these are X-Forwarded-For and X-Forwarded-Proto believed (the devices' addresses for the login"
+        " lock and the setup code; https for the Secure cookie and HSTS). Empty: no proxy headers are read.",
+    )
 
     @field_validator("tls_cert", "tls_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"server.trusted_proxies: {item!r} ist keine IP-Adresse und kein Netz"
+                                 " (z. B. \"127.0.0.1\" oder \"10.0.0.0/24\")") from None
+        return [item.strip() for item in value]
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from appliance.api.routers import apps, audio, branding, chat, embeddings, handbooks, health, interpret, openai_models
 from appliance.config import Settings
 from appliance.engines import Engines, Models, load_engines
 from appliance.infra.db import Database
 from appliance.infra.errors import install_error_handlers
-from appliance.infra.middleware import BodyLimit, SecurityHeaders
+from appliance.infra.middleware import BodyLimit, HttpsMarks, SecurityHeaders
 from appliance.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.state.services = services
     if services.accounts.count() == 0:
         log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät %s://%s:%s/setup öffnen; von einem"
-                    " anderen Gerät aus ist der Einrichtungscode %s nötig.", settings.server.scheme,
-                    settings.server.host, settings.server.port, services.signin.setup_code)
+                    " anderen Gerät aus ist der Einrichtungscode nötig: auf dem Gerät `appliance setup-code`"
+                    " aufrufen.", settings.server.scheme, settings.server.host, settings.server.port)
 
     install_error_handlers(app)
     for router in (health.router, openai_models.router, chat.router, embeddings.router, audio.router,
@@ -117,6 +118,9 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         same_site="lax",
         https_only=settings.server.tls_cert is not None,  # over HTTPS the cookie never travels in clear
     )
+    app.add_middleware(HttpsMarks)  # Secure cookies and HSTS whenever the browser came over HTTPS
+    if settings.server.trusted_proxies:  # outermost: everything inside sees the device and its scheme
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.server.trusted_proxies)
     return app
 
 

@@ -13,7 +13,7 @@ from appliance.engines import LoadingEmbedder, Models
 from appliance.infra.db import Database
 from appliance.people.accounts import Accounts
 from appliance.people.branding import BrandingService, BrandingStore
-from appliance.people.signin import SignIn
+from appliance.people.signin import SETUP_CODE_FILE, SignIn
 from appliance.speech.interpreter import InterpreterService
 from appliance.speech.read_aloud import ReadAloud
 from appliance.speech.transcription import TranscriptionService
@@ -60,7 +60,7 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
         settings=settings,
         models=models,
         accounts=accounts,
-        signin=SignIn(accounts, settings.server.session_hours),
+        signin=SignIn(accounts, settings.server.session_hours, code_file=data_dir / SETUP_CODE_FILE),
         branding=branding,
         chat=chat,
         handbooks=handbooks,

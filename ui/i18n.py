@@ -29,14 +29,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "setup_code": {"de": "Einrichtungscode", "en": "Setup code"},
     "setup_code_hint": {
-        "de": "Der Code steht im Protokoll des Dienstes (appliance serve). Von diesem Gerät selbst aus"
+        "de": "Die IT zeigt ihn auf der Box mit dem Befehl „appliance setup-code“. Von der Box selbst aus"
         " (127.0.0.1) ist er nicht nötig.",
-        "en": "The code is in the service's log (appliance serve). It is not needed on this device itself"
-        " (127.0.0.1).",
+        "en": "IT shows it on the box with the command “appliance setup-code”. It is not needed on the box"
+        " itself (127.0.0.1).",
     },
     "setup_code_wrong": {
-        "de": "Der Einrichtungscode stimmt nicht. Er steht im Protokoll des Dienstes.",
-        "en": "The setup code is wrong. It is in the service's log.",
+        "de": "Der Einrichtungscode stimmt nicht. Die IT zeigt ihn auf der Box mit „appliance setup-code“.",
+        "en": "The setup code is wrong. IT shows it on the box with “appliance setup-code”.",
     },
     "login_throttled": {
         "de": "Zu viele Fehlversuche. Bitte in {minutes} Minuten erneut versuchen.",

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from appliance.cli import apps, documents, handbooks, keys, models, users
-from appliance.cli.common import err, fail, out, settings
+from appliance.cli.common import accounts, err, fail, out, settings
 
 app = typer.Typer(help="KI-Assistenz: die Appliance für soziale Einrichtungen.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -71,6 +71,23 @@ def serve() -> None:
     tls = {"ssl_certfile": str(s.server.tls_cert), "ssl_keyfile": str(s.server.tls_key)} if s.server.tls_cert else {}
     uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",
                 access_log=False, proxy_headers=False, server_header=False, **tls)
+
+
+@app.command("setup-code")
+def setup_code() -> None:
+    """Den Einrichtungscode für die Ersteinrichtung von einem anderen Gerät aus zeigen (stdout)."""
+    from appliance.people.signin import read_setup_code
+
+    s = settings()
+    if accounts().count():
+        fail("Es gibt schon ein Konto; die Ersteinrichtung ist abgeschlossen. Weitere Konten legt die"
+             " Einrichtungsleitung an (oder `appliance users add`).")
+    code = read_setup_code(s.storage.data_dir)
+    if code is None:
+        fail("Der Dienst hat noch keinen Einrichtungscode erzeugt: erst `appliance serve` starten.")
+    typer.echo(code)
+    err.print("Auf der Seite „Ersteinrichtung“ eingeben (Groß-/Kleinschreibung egal). Auf dem Gerät selbst"
+              " (127.0.0.1) ist er nicht nötig.")
 
 
 @app.command()

@@ -107,3 +107,36 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+_SECURE = re.compile(rb";\s*secure\s*(;|$)", re.IGNORECASE)
+
+
+class HttpsMarks:
+    """Over HTTPS, the box's own TLS or a trusted proxy in front: every cookie is ``Secure`` (it never
+    travels in clear, even if someone opens the http:// address once) and browsers are told to come
+    back over HTTPS only (HSTS). Over plain HTTP nothing changes. Sits inside the proxy headers
+    middleware, so ``scope["scheme"]`` is what the browser used."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie" and not _SECURE.search(value):
+                        value = value + b"; Secure"
+                    headers.append((name, value))
+                if not any(name.lower() == HSTS[0] for name, _ in headers):
+                    headers.append(HSTS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)

@@ -6,8 +6,10 @@ One place decides who gets in, so the audit trail and directory login attach her
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from appliance.people.accounts import AccountError, Accounts, Principal
 from appliance.people.sessions import SESSION_ID, SESSION_STAMP, SESSION_USER
@@ -22,6 +24,34 @@ def new_setup_code() -> str:
     """12 characters (60 bits) in three groups: ABCD-EFGH-JKLM; tries from other devices are throttled."""
     raw = "".join(secrets.choice(CODE_LETTERS) for _ in range(12))
     return "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+
+
+SETUP_CODE_FILE = "setup-code"
+
+
+def read_setup_code(data_dir: Path) -> str | None:
+    """The code the service made for its first run, if it waits for its first account."""
+    try:
+        return (data_dir / SETUP_CODE_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _setup_code(path: Path | None) -> str:
+    """The first-run code, kept (0600, for the service's user only) until the first account exists, so
+    the operator on the box reads it with `appliance setup-code`; it is never written to the log."""
+    if path is None:
+        return new_setup_code()
+    known = read_setup_code(path.parent)
+    if known and len(_plain(known)) == 12:
+        return known
+    code = new_setup_code()
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(code + "\n")
+    tmp.replace(path)
+    return code
 
 
 def _plain(code: str) -> str:
@@ -46,8 +76,16 @@ class SignIn:
     accounts: Accounts
     session_hours: int = 12
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    setup_code: str = field(default_factory=lambda: new_setup_code())
+    code_file: Path | None = None
+    """Where the setup code waits for the operator (in the data directory); None: only in memory."""
+    setup_code: str = field(init=False, default="")
     """Asked on the first-run page from any other device than the box itself."""
+
+    def __post_init__(self) -> None:
+        if self.accounts.count() == 0:
+            self.setup_code = _setup_code(self.code_file)
+        elif self.code_file is not None:
+            self.code_file.unlink(missing_ok=True)  # set up already: nothing to read any more
 
     @staticmethod
     def is_local(client: str) -> bool:
@@ -81,8 +119,8 @@ class SignIn:
     async def first_admin(self, client: str, code: str, name: str, password: str, repeated: str,
                           language: str) -> tuple[Principal, dict[str, object]]:
         """The first account, a facility admin, while there is none. From another device than the box,
-        the setup code from the service's log is needed: nobody else on the network can take over a
-        freshly installed box."""
+        the setup code is needed (`appliance setup-code` on the box prints it): nobody else on the
+        network can take over a freshly installed box."""
         if not self.is_local(client):
             wait = self.throttle.wait_seconds(client, SETUP)
             if wait:
@@ -96,4 +134,6 @@ class SignIn:
             principal = await asyncio.to_thread(self.accounts.add_first_admin, name, password, language)
         except AccountError as exc:
             raise Refused(422, "invalid", detail=str(exc)) from None
+        if self.code_file is not None:
+            self.code_file.unlink(missing_ok=True)
         return await asyncio.to_thread(self._opened, principal)

@@ -50,6 +50,21 @@ def test_users_and_keys(tmp_path: Path) -> None:
     assert "gesperrt" in run(["users", "list"], data).stdout
 
 
+def test_setup_code_for_the_first_account_from_another_device(tmp_path: Path, settings) -> None:
+    data = tmp_path / "data"
+    r = run(["setup-code"], data)
+    assert r.returncode == 1 and "erst `appliance serve` starten" in r.stderr
+    settings.storage.data_dir = data
+    from appliance.server import create_app
+
+    code = create_app(settings, engines=None, mount_ui=False).state.services.signin.setup_code  # as serve does
+    r = run(["setup-code"], data)
+    assert r.returncode == 0 and r.stdout == code + "\n"  # the code alone on stdout
+    assert run(["users", "add", "anna", "--role", "facility_admin"], data, stdin="geheim123\n").returncode == 0
+    r = run(["setup-code"], data)
+    assert r.returncode == 1 and "Ersteinrichtung ist abgeschlossen" in r.stderr and code not in r.stdout
+
+
 def test_invalid_config_stops_with_the_key(tmp_path: Path) -> None:
     r = run(["users", "list"], tmp_path / "d", env={"APPLIANCE__SERVER__PORT": "nein"})
     assert r.returncode == 2

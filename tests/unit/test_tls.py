@@ -82,3 +82,48 @@ def test_an_empty_value_means_plain_http(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("APPLIANCE__SERVER__TLS_CERT", "")
     monkeypatch.setenv("APPLIANCE__SERVER__TLS_KEY", "")
     assert load_settings().server.scheme == "http"
+
+
+def _through(app, client: str, **headers: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(client, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://box", headers=headers)
+
+
+async def test_behind_a_trusted_proxy_the_box_sees_the_device_and_https(tmp_path, fake_engines) -> None:
+    """nginx on the box (127.0.0.1) speaks HTTPS to the devices: with server.trusted_proxies the session
+    cookie is Secure, browsers get HSTS, and a device on the LAN needs the setup code like any other."""
+    settings = make_settings(tmp_path / "data")
+    settings.server.trusted_proxies = ["127.0.0.1"]
+    app = create_app(settings, engines=fake_engines)
+    proxied = {"X-Forwarded-For": "192.168.1.50", "X-Forwarded-Proto": "https"}
+    async with _through(app, "127.0.0.1", **proxied) as client:
+        r = await client.get("/lang/en?next=/login")
+        cookie = r.headers["set-cookie"].lower()
+        assert "appliance_session=" in cookie and cookie.rstrip().endswith("; secure")
+        assert r.headers["strict-transport-security"] == "max-age=31536000"
+        assert "Einrichtungscode" in (await client.get("/setup", headers={"Accept-Language": "de"})).text
+        form = {"name": "leitung", "password": "geheim123", "password2": "geheim123"}
+        assert (await client.post("/setup", data=form)).status_code == 403  # a device, not the box itself
+    async with _through(app, "127.0.0.1", **{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https"}) as box:
+        assert "Einrichtungscode" not in (await box.get("/setup")).text  # the browser on the box itself
+
+
+async def test_proxy_headers_from_anyone_else_are_not_believed(tmp_path, fake_engines) -> None:
+    settings = make_settings(tmp_path / "data")
+    settings.server.trusted_proxies = ["127.0.0.1"]
+    spoofed = {"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https"}
+    async with _through(create_app(settings, engines=fake_engines), "192.168.1.66", **spoofed) as device:
+        page = await device.get("/setup")
+        assert "Einrichtungscode" in page.text and "strict-transport-security" not in page.headers
+    # without a configured proxy no one's headers count, not even from the box itself
+    async with _through(create_app(make_settings(tmp_path / "other"), engines=fake_engines), "127.0.0.1",
+                        **{"X-Forwarded-For": "192.168.1.50", "X-Forwarded-Proto": "https"}) as local:
+        r = await local.get("/lang/en?next=/login")
+        assert "secure" not in r.headers["set-cookie"].lower() and "strict-transport-security" not in r.headers
+        assert "Einrichtungscode" not in (await local.get("/setup")).text
+
+
+def test_a_proxy_must_be_an_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPLIANCE__SERVER__TRUSTED_PROXIES", '["nginx"]')
+    with pytest.raises(ConfigError, match="keine IP-Adresse"):
+        load_settings()

@@ -153,6 +153,25 @@ async def test_first_run_from_another_device_needs_the_setup_code(remote: httpx.
     assert r.status_code == 303 and remote.app.state.services.accounts.count() == 1
 
 
+async def test_the_setup_code_waits_in_a_private_file_not_in_the_log(settings, fake_engines, caplog) -> None:
+    """The operator on the box reads it with `appliance setup-code`; the log (journald, readable by more
+    people than root) never holds it, and the file is gone once the first account exists."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    app = create_app(settings, engines=fake_engines)
+    code = app.state.services.signin.setup_code
+    path = settings.storage.data_dir / "setup-code"
+    assert path.read_text().strip() == code and path.stat().st_mode & 0o777 == 0o600
+    assert code not in caplog.text and "appliance setup-code" in caplog.text
+    assert create_app(settings, engines=fake_engines).state.services.signin.setup_code == code  # same after a restart
+    transport = httpx.ASGITransport(app=app, client=("192.168.1.20", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://box") as device:
+        form = {"name": "leitung", "password": "geheim123", "password2": "geheim123", "code": code}
+        assert (await device.post("/setup", data=form)).status_code == 303
+    assert not path.exists()
+
+
 async def test_the_setup_code_is_long_and_guessing_it_is_throttled(remote: httpx.AsyncClient) -> None:
     import re
 
