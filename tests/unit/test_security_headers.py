@@ -23,3 +23,29 @@ async def test_pages_api_and_files_all_carry_the_headers(settings, fake_engines)
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
         assert r.headers["x-frame-options"] == "DENY"
     assert answers[0].status_code == 200 and answers[6].status_code == 404
+
+
+async def test_an_html_handbook_never_runs_on_the_box_origin(settings, fake_engines) -> None:
+    """An HTML original could carry script that would run with a person's session: it is a download
+    and sandboxed; a PDF and plain text still open in the browser."""
+    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    services = app.state.services
+    services.accounts.add("lea", "facility_admin", "geheim123")
+    key, _ = services.accounts.create_key("lea")
+    page = b"<html><body><h1>Plan</h1><p>Haende waschen.</p><script>fetch('/api/admin/branding')</script></body></html>"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
+                                 headers={"Authorization": f"Bearer {key}"}) as api:
+        ids = {}
+        for name, body, media in (("Plan.html", page, "text/html"), ("Plan.txt", b"Haende waschen.", "text/plain")):
+            r = await api.post("/api/collections/Hygiene/documents", files={"file": (name, body, media)})
+            services.handbooks.jobs.wait_idle()
+            job = (await api.get(f"/api/jobs/{r.json()['job']['id']}")).json()["job"]
+            ids[name] = job["result"]["document"]["id"]
+        html = await api.get(f"/api/collections/Hygiene/documents/{ids['Plan.html']}/file")
+        text = await api.get(f"/api/collections/Hygiene/documents/{ids['Plan.txt']}/file")
+    services.close()
+    assert html.status_code == 200 and html.content == page
+    assert html.headers["content-disposition"].startswith("attachment")
+    assert html.headers["content-security-policy"].startswith("sandbox") and "script-src" not in html.headers[
+        "content-security-policy"]
+    assert text.headers["content-disposition"].startswith("inline") and text.headers["x-content-type-options"] == "nosniff"

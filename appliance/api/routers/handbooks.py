@@ -80,11 +80,21 @@ async def delete_document(collection: str, document_id: str, handbooks: Handbook
     return Response(status_code=204)
 
 
+# what the browser may show itself; anything else (an HTML handbook with its scripts, Markdown, Word,
+# EPUB) is a download, and sandboxed too, so it never runs on the box's origin with a person's session
+SHOWN_INLINE = {"application/pdf", "text/plain"}
+SANDBOX = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
 @router.get("/collections/{collection}/documents/{document_id}/file")
-async def original(collection: str, document_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> FileResponse:
-    """The original file, shown in the browser (a PDF opens at #page=N)."""
+def original(collection: str, document_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> FileResponse:
+    """The original file: a PDF (opens at #page=N) or plain text in the browser, any other as a download."""
     path, info = handbooks.original(who, collection, document_id)
-    return FileResponse(path, media_type=info.media_type, filename=info.filename, content_disposition_type="inline")
+    if info.media_type in SHOWN_INLINE:
+        return FileResponse(path, media_type=info.media_type, filename=info.filename,
+                            content_disposition_type="inline")
+    return FileResponse(path, media_type=info.media_type, filename=info.filename,
+                        headers={"Content-Security-Policy": SANDBOX})
 
 
 @router.post("/collections/{collection}/search")
