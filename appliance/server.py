@@ -19,7 +19,7 @@ from appliance.config import Settings
 from appliance.engines import Engines, Models, load_engines
 from appliance.infra.db import Database
 from appliance.infra.errors import install_error_handlers
-from appliance.infra.middleware import BodyLimit, HttpsMarks, SecurityHeaders
+from appliance.infra.middleware import BodyLimit, HttpsMarks, SameOrigin, SecurityHeaders
 from appliance.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
                        uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb)
+    app.add_middleware(SameOrigin)  # before any body is read: another website cannot act with a session
     # added last, so it is the outermost middleware and every other one sees the session
     app.add_middleware(
         SessionMiddleware,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -140,3 +141,69 @@ class HttpsMarks:
             await send(message)
 
         await self.app(scope, receive, marked)
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_CORS = {b"access-control-allow-origin", b"access-control-allow-credentials"}
+
+
+class ForeignOrigin(ApiError):
+    def __init__(self) -> None:
+        super().__init__(403, "Die Anfrage kam von einer anderen Website als dieser Box und wurde abgelehnt.",
+                         "The request came from another website than this box and was refused.",
+                         code="foreign_origin")
+
+
+def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(f"//{netloc}")
+        return (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        return None
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's Origin names the address it sent the request to (its Host); the port counts,
+    with the default of the origin's scheme (behind a proxy the Host may come without one)."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (a sandboxed document, a file) or anything odd
+    theirs, ours = _host_port(parts.netloc, parts.scheme), _host_port(host, parts.scheme)
+    return theirs is not None and theirs == ours
+
+
+class SameOrigin:
+    """Pages of another website cannot act with a person's session: a request that changes something
+    (POST, PUT, PATCH, DELETE), sent by a browser from another origin (its Origin header, or
+    Sec-Fetch-Site: cross-site where a browser sends no Origin), is refused with 403 before anything
+    reads it; and no answer grants another origin access with credentials (Gradio's own CORS would
+    grant any origin when the box is reached by its LAN address). Clients that are not browsers send
+    neither header and are not affected; the interpreter's WebSocket checks its Origin itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {name: value.decode("latin-1") for name, value in scope["headers"]
+                   if name in (b"origin", b"host", b"sec-fetch-site")}
+        origin = headers.get(b"origin")
+        foreign = origin is not None and not same_origin(origin, headers.get(b"host", ""))
+        if scope["method"] not in SAFE_METHODS and (
+                foreign or (origin is None and headers.get(b"sec-fetch-site") == "cross-site")):
+            await error_response(Request(scope), ForeignOrigin())(scope, receive, send)
+            return
+        if not foreign:
+            await self.app(scope, receive, send)
+            return
+
+        async def without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _CORS]
+                message = {**message, "headers": kept}
+            await send(message)
+
+        await self.app(scope, receive, without_cors)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from appliance.api.deps import InterpreterDep, PrincipalDep, ReadAloudDep, services_of
 from appliance.infra.errors import ApiError
+from appliance.infra.middleware import same_origin
 from appliance.people.sessions import principal_from_request
 from appliance.speech.interpreter import Busy, Conversation
 from appliance.speech.read_aloud import MAX_CHARS
@@ -55,7 +55,7 @@ async def interpret(ws: WebSocket) -> None:
     "speaker": "a"|"b"}, binary frames of 16-bit mono PCM at 16 kHz, {"type": "stop"}.
     Server -> client: ready, languages, started, partial, final, translation, done, notice, error."""
     origin = ws.headers.get("origin")
-    if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+    if origin and not same_origin(origin, ws.headers.get("host", "")):
         # a page of another site must not use a signed-in browser's cookie to listen in
         await ws.close(POLICY, reason="fremde Herkunft / cross-origin")
         return
