@@ -279,6 +279,9 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
         return [(f"{a['icon']} {a['title']}" + (" (eingebaut: als Vorlage)" if a["status"] == "builtin" else ""),
                  a["id"]) for a in service.list(principal)]
 
+    def owner_note(meta: dict, lang: str) -> str:
+        return "" if meta.get("may_change", True) else t("b_not_yours", lang).format(owner=meta["owner"])
+
     def fill(service: AppService, principal, detail: dict, lang: str, as_template: bool = False) -> list:
         spec = AppSpec.model_validate({k: v for k, v in detail.items() if k not in ("status", "meta")})
         editing = "" if as_template else spec.id
@@ -296,7 +299,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
                 spec.title + (" (eigene Fassung)" if as_template else ""), spec.description, spec.icon,
                 spec.category.value, spec.audience, spec.purpose, spec.risk.value, spec.output.value, spec.collection,
                 spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, spec.note,
-                example, "", gr.update(choices=versions_now, value=None), editing, "",
+                example, owner_note(detail["meta"], lang), gr.update(choices=versions_now, value=None), editing, "",
                 None if as_template else spec.version, ""]
 
     load_outputs = [current, fields, field_list, remove_pick, app_id, title, description, icon, area, audience,

@@ -172,6 +172,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "b_versions": {"de": "Versionen", "en": "Versions"},
     "b_versions_info": {"de": "Eine Version wählen, um sie anzusehen; Wiederherstellen macht sie zur neuesten.",
                         "en": "Choose a version to view it; restoring makes it the newest."},
+    "b_not_yours": {"de": "Diese App gehört {owner}. Sie können sie ansehen und ausprobieren; ändern können sie nur"
+                    " {owner} und die Einrichtungsleitung. Eine eigene Fassung: exportieren und als Kopie"
+                    " importieren.",
+                    "en": "This app belongs to {owner}. You can view and try it; only {owner} and the facility admin"
+                    " can change it. For your own version, export it and import it as a copy."},
     "b_version_heading": {"de": "Version {version} (nur zum Lesen)", "en": "Version {version} (read only)"},
     "b_version_saved": {"de": "Gespeichert am {when} von {who} ({note}).", "en": "Saved on {when} by {who} ({note})."},
     "b_version_published": {"de": "Veröffentlicht.", "en": "Published."},

@@ -141,6 +141,8 @@ class AppService:
         meta = self._summary(spec, status, self.store.enabled(), stored)
         if stored is not None and self.is_author(who):
             meta["versions"] = self._versions(stored)
+            meta["owner"] = stored.created_by
+            meta["may_change"] = who.role is Role.facility_admin or stored.created_by == who.name
         return {**spec.model_dump(mode="json"), "status": status, "meta": meta}
 
     def spec(self, who: Principal, app_id: str, draft: bool = False) -> AppSpec:
@@ -152,6 +154,17 @@ class AppService:
         if not self.is_author(who):
             raise _forbidden("Apps bauen dürfen nur App-Autorinnen und -Autoren und die Einrichtungsleitung.",
                              "Only app authors and facility admins may build apps.")
+
+    def require_owner(self, who: Principal, stored) -> None:
+        """A stored app is changed (saved, published, restored, replaced) by the author who made it and
+        by the facility admin; other authors may read it, try it and build on a copy."""
+        self.require_author(who)
+        if who.role is not Role.facility_admin and stored.created_by != who.name:
+            raise _forbidden(f"Die App „{stored.id}“ gehört {stored.created_by}. Ändern, veröffentlichen und"
+                             " wiederherstellen können sie nur sie selbst und die Einrichtungsleitung. Eine eigene"
+                             " Fassung: exportieren und als Kopie importieren.",
+                             f"App '{stored.id}' belongs to {stored.created_by}. Only they and facility admins may"
+                             " change, publish or restore it; export it and import a copy to build your own.")
 
     def parse(self, data: Any) -> AppSpec:
         try:
@@ -186,6 +199,7 @@ class AppService:
         stored = self.store.get(app_id)
         if stored is None:
             raise _not_found(app_id)
+        self.require_owner(who, stored)
         if not isinstance(data, dict):
             raise spec_error(SpecError([("", "Eine App-Beschreibung ist ein Objekt.")]))
         if data.get("id", app_id) != app_id:
@@ -213,6 +227,7 @@ class AppService:
         if stored is None:
             raise _not_found(app_id) if app_id not in self.builtins else _forbidden(
                 "Eingebaute Apps sind schon veröffentlicht.", "Built-in apps are published already.")
+        self.require_owner(who, stored)
         self.parse(self.store.spec(app_id, stored.latest_version).model_dump(mode="json"))  # collection still there
         self.store.publish(app_id, stored.latest_version)
         return self.get(who, app_id)
@@ -238,6 +253,7 @@ class AppService:
     def restore(self, who: Principal, app_id: str, version: int) -> dict[str, Any]:
         old = self.version(who, app_id, version)
         stored = self.store.get(app_id)
+        self.require_owner(who, stored)
         spec = parse_spec({**old, "version": stored.latest_version + 1})
         self.store.save(spec, who.name, f"wiederhergestellt aus Version {version}")
         return self.get(who, app_id, draft=True)
@@ -282,6 +298,8 @@ class AppService:
         local = self.store.spec(spec.id, stored.latest_version)
         if self._same(spec, local):
             return {"result": "unchanged", "app": self.get(who, spec.id, draft=True)}
+        if mode == "replace" or (not stored.edited and spec.version > stored.latest_version):
+            self.require_owner(who, stored)  # a newer file replaces it too: only for its owner
         newer_unedited = not stored.edited and spec.version > stored.latest_version
         if mode != "replace" and not newer_unedited:
             why_de = ("hier bearbeitet" if stored.edited else

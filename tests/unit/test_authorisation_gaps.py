@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from appliance.server import create_app
+from tests.support.apps import MINIMAL
 
 PLAN = ("Plan.md", "# Plan\n\nHände waschen.\n".encode(), "text/markdown")
 
@@ -14,7 +15,8 @@ PLAN = ("Plan.md", "# Plan\n\nHände waschen.\n".encode(), "text/markdown")
 async def box(settings, fake_engines):
     app = create_app(settings, engines=fake_engines, mount_ui=False)
     clients = {}
-    for name, role in (("anna", "staff"), ("lea", "facility_admin"), ("ida", "it_admin"), ("dora", "dpo")):
+    for name, role in (("anna", "staff"), ("lea", "facility_admin"), ("ida", "it_admin"), ("dora", "dpo"),
+                       ("otto", "app_author"), ("pia", "app_author")):
         app.state.services.accounts.add(name, role, "geheim123")
         key, _ = app.state.services.accounts.create_key(name)
         clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
@@ -56,3 +58,30 @@ async def test_the_branding_settings_are_for_the_facility_admin_and_it(box) -> N
     assert (await box["dora"].get("/api/admin/branding")).status_code == 403
     assert (await box["lea"].get("/api/admin/branding")).json()["name"]
     assert (await box["ida"].get("/api/admin/branding")).status_code == 200
+
+
+async def test_an_app_belongs_to_its_author_and_the_facility_admin(box) -> None:
+    otto, pia, lea = box["otto"], box["pia"], box["lea"]
+    assert (await otto.post("/api/apps", json=MINIMAL)).status_code == 201
+    app = "/api/apps/dienstplan-tausch"
+    mine = (await otto.get(app)).json()["meta"]
+    assert mine["owner"] == "otto" and mine["may_change"] is True
+    assert (await pia.get(app)).json()["meta"]["may_change"] is False  # another author may read and try it
+    assert (await pia.post(f"{app}/run", json={"inputs": {"datum": "24.12.2026"}})).status_code == 200
+    changed = {**MINIMAL, "title": "Gekapert", "version": 1}
+    for r in (await pia.put(app, json=changed), await pia.post(f"{app}/publish"),
+              await pia.post(f"{app}/versions/1/restore")):
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+        assert "gehört otto" in r.json()["error"]["message"]
+    newer = ("dienstplan-tausch.yaml", (await otto.get(f"{app}/export")).text.replace("version: 1", "version: 5")
+             .replace("Dienstplan-Tausch-Anfrage", "Gekapert"), "application/yaml")
+    r = await pia.post("/api/apps/import", files={"file": newer}, data={"mode": "replace"})
+    assert r.status_code == 403, r.text
+    copy = await pia.post("/api/apps/import", files={"file": newer}, data={"mode": "copy"})
+    assert copy.status_code == 201 and copy.json()["app"]["meta"]["owner"] == "pia"  # her own copy
+    assert (await otto.get(app)).json()["title"] == "Dienstplan-Tausch-Anfrage"  # nothing changed
+    assert len((await otto.get(f"{app}/versions")).json()["versions"]) == 1
+    # the facility admin may act on every app (e.g. when its author has left)
+    assert (await lea.put(app, json={**MINIMAL, "title": "Diensttausch", "version": 1})).status_code == 200
+    assert (await lea.post(f"{app}/publish")).status_code == 200
+    assert (await otto.put(app, json={**MINIMAL, "title": "Tausch", "version": 2})).status_code == 200

@@ -17,6 +17,7 @@ from appliance.people.accounts import Principal, Role
 from tests.support.apps import MINIMAL
 
 OTTO = Principal(7, "otto", Role.app_author)
+LEA = Principal(8, "lea", Role.facility_admin)  # an app IT imported belongs to no author: she may change it
 
 
 def cli(data: Path | None, *args: str):
@@ -113,8 +114,8 @@ def test_export_import_between_two_data_dirs_never_overwrites_silently(tmp_path:
 
     # edited on the second box, then a newer file arrives from the first: refused, nothing changed
     here = service(second)
-    here.update(OTTO, "dienstplan-tausch", {**MINIMAL, "title": "Unsere Fassung"})
-    service(first).update(OTTO, "dienstplan-tausch", {**MINIMAL, "title": "Diensttausch v2"})
+    here.update(LEA, "dienstplan-tausch", {**MINIMAL, "title": "Unsere Fassung"})
+    service(first).update(LEA, "dienstplan-tausch", {**MINIMAL, "title": "Diensttausch v2"})
     cli(first, "export", "dienstplan-tausch", "--output", str(exported))
     r = cli(second, "import", str(exported))
     assert r.exit_code == 1 and "mode=copy" in r.stderr and "--mode copy" in r.stderr, r.output
