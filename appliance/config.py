@@ -211,6 +211,17 @@ class UISettings(Section):
     max_answer_tokens: int = Field(
         1024, ge=16, le=262144, description="Longest chat answer in the web UI, in tokens (Stop ends it sooner)."
     )
+    uploads_per_session_mb: int = Field(
+        200, ge=1, le=10240, description="Files one web UI session may have in the upload cache at once, in MB"
+        " (more: 413 until older ones are cleaned)."
+    )
+    upload_cache_mb: int = Field(
+        2048, ge=16, le=102400, description="All files in the web UI's upload cache together, in MB (more: 503)."
+    )
+    upload_cache_minutes: int = Field(
+        60, ge=5, le=24 * 60, description="Uploaded and generated files of the web UI are deleted after this many"
+        " minutes (checked every 10 minutes) and when the service stops."
+    )
 
 
 def _check_model_ids(models: ModelSettings, models_dir: Path) -> None:

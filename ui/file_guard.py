@@ -5,6 +5,11 @@ its upload folder runs only for launched apps: a client could name any server fi
 /dev/zero) as a FileData ``path``, or an address to download as its path or ``url``, and Gradio
 would copy it into its cache and hand it to a handler before any role is checked. Here every file
 object in a call must name a regular file inside Gradio's upload folder, or the call is refused.
+
+Uploads are per session: only a signed-in person uploads (before the body is read), each session has
+its share of the cache and the cache as a whole its limit, and a file one session uploaded never
+reaches another session's handler. Gradio's own cache cleaning (``delete_cache``) removes uploads
+and generated files after ``ui.upload_cache_minutes`` and when the service stops.
 """
 
 from __future__ import annotations
@@ -12,13 +17,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appliance.people.sessions import SESSION_ID
+from ui.session import UISession
+
 CALLS = re.compile(r"^/gradio_api/(queue/join|run/|call/|api/)")
+UPLOAD = "/gradio_api/upload"
+MB = 1024 * 1024
 MAX_BODY = 16 * 1024 * 1024  # the call itself (files come through /gradio_api/upload)
 
 
@@ -44,8 +57,49 @@ def _file_objects(value: Any) -> list[dict]:
     return found
 
 
-def refused(files: list[dict], folder: Path) -> str | None:
-    """Why a call's file objects are not acceptable; None when every one is an upload of this box."""
+class Uploads:
+    """Which session uploaded which file (by its real path), forgetting files the cache has deleted."""
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def record(self, session: str, paths: list[str]) -> None:
+        with self._lock:
+            for path in paths:
+                self._owner[str(Path(path).resolve())] = session
+
+    def owner(self, real: Path) -> str | None:
+        return self._owner.get(str(real))
+
+    def held(self, session: str) -> int:
+        """Bytes of this session's uploads still in the cache."""
+        with self._lock:
+            total = 0
+            for path, owner in list(self._owner.items()):
+                try:
+                    size = os.stat(path).st_size
+                except OSError:
+                    del self._owner[path]  # cleaned by Gradio
+                    continue
+                total += size if owner == session else 0
+            return total
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def refused(files: list[dict], folder: Path, session: str | None = None, uploads: Uploads | None = None) -> str | None:
+    """Why a call's file objects are not acceptable; None when every one is an upload of this box (and,
+    where it was uploaded, of this session)."""
     for item in files:
         path = item.get("path")
         if not isinstance(path, str) or not path or "://" in path:
@@ -56,19 +110,83 @@ def refused(files: list[dict], folder: Path) -> str | None:
             return "no such upload"
         if not real.is_relative_to(folder) or not real.is_file() or real.is_symlink():
             return "a file must be an upload of this box"
+        if uploads is not None and uploads.owner(real) not in (None, session):
+            return "a file must be an upload of this session"
         url = item.get("url")
         if url is not None and (not isinstance(url, str) or "/gradio_api/file=" not in url):
             return "a file's address must be this box's own"
     return None
 
 
+def _refuse(status: int, de: str, en: str) -> JSONResponse:
+    return JSONResponse({"error": f"{de} / {en}"}, status)
+
+
 class FileGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, session: UISession, per_session_mb: int, cache_mb: int) -> None:
         self.app = app
+        self.session = session
+        self.per_session = per_session_mb * MB
+        self.cache = cache_mb * MB
+        self.uploads = Uploads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not CALLS.match(scope["path"]):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
+        elif scope["path"] == UPLOAD:
+            await self.upload(scope, receive, send)
+        elif CALLS.match(scope["path"]):
+            await self.call(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _session(self, scope: Scope) -> str | None:
+        """The signed-in session's id, found before anything of the body is read; None: not signed in."""
+        request = Request(scope)
+        principal = await run_in_threadpool(self.session.principal, request)
+        return str(request.session.get(SESSION_ID)) if principal is not None else None
+
+    async def upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = await self._session(scope)
+        if session is None:
+            await _refuse(401, "Bitte anmelden", "please sign in")(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        coming = int(length) if length.isdigit() else 0
+        held = await run_in_threadpool(self.uploads.held, session)
+        if held + coming > self.per_session:
+            await _refuse(413, f"Sie haben schon {held // MB} MB an Dateien hochgeladen (höchstens"
+                          f" {self.per_session // MB} MB je Anmeldung); ältere werden nach einer Weile gelöscht,"
+                          " dann geht es wieder", "too many uploads in this session for now")(scope, receive, send)
+            return
+        if await run_in_threadpool(folder_bytes, upload_folder()) + coming > self.cache:
+            await _refuse(503, "Der Zwischenspeicher für hochgeladene Dateien ist voll. Bitte in einigen Minuten"
+                          " erneut versuchen", "the upload cache is full, please try again in a few minutes"
+                          )(scope, receive, send)
+            return
+        status, body = 0, b""
+
+        async def noted(message: Message) -> None:
+            nonlocal status, body
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status == 200 and len(body) < MB:
+                body += message.get("body", b"")
+            await send(message)
+
+        await self.app(scope, receive, noted)
+        if status == 200:
+            try:
+                paths = json.loads(body)
+            except ValueError:
+                return
+            if isinstance(paths, list):
+                self.uploads.record(session, [p for p in paths if isinstance(p, str)])
+
+    async def call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = await self._session(scope)
+        if session is None:
+            await _refuse(401, "Bitte anmelden", "please sign in")(scope, receive, send)
             return
         body, messages = b"", []
         while True:
@@ -78,17 +196,17 @@ class FileGuard:
                 break
             body += message.get("body", b"")
             if len(body) > MAX_BODY:
-                await JSONResponse({"error": "Anfrage zu groß / request too large"}, 413)(scope, receive, send)
+                await _refuse(413, "Anfrage zu groß", "request too large")(scope, receive, send)
                 return
             if not message.get("more_body"):
                 break
         try:
-            why = refused(_file_objects(json.loads(body)), upload_folder()) if body else None
+            files = _file_objects(json.loads(body)) if body else []
         except (ValueError, RecursionError):
-            why = None  # not JSON: Gradio answers it itself
+            files = []  # not JSON: Gradio answers it itself
+        why = refused(files, upload_folder(), session, self.uploads)
         if why is not None:
-            response = JSONResponse({"error": f"Datei abgelehnt / file refused: {why}"}, 400)
-            await response(scope, receive, send)
+            await _refuse(400, "Datei abgelehnt", f"file refused: {why}")(scope, receive, send)
             return
 
         replay = iter(messages)

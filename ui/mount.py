@@ -28,10 +28,14 @@ def mount_ui(app: FastAPI) -> None:
     app.mount("/ui-static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="ui-static")
 
     app.add_middleware(UIGuard, session=session)
-    app.add_middleware(FileGuard)  # only this box's own uploads reach a handler
+    ui = services.settings.ui
+    # only a signed-in session uploads, within its share; only its own uploads reach its handlers
+    app.add_middleware(FileGuard, session=session, per_session_mb=ui.uploads_per_session_mb,
+                       cache_mb=ui.upload_cache_mb)
     private_upload_folder()
 
     page = build_page(session, services)
+    page.delete_cache = (600, ui.upload_cache_minutes * 60)  # Gradio deletes uploads and generated files
     theme = gr.themes.Soft(
         font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"],
         font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"],

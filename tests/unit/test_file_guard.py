@@ -58,3 +58,57 @@ async def test_a_fifo_in_the_upload_folder_and_a_foreign_url_are_refused(signed_
     finally:
         real.unlink()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # the upload folder is the service's alone
+
+
+async def _signed_in_as(app, name: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box")
+    assert (await client.post("/login", data={"name": name, "password": "geheim123"})).status_code == 303
+    return client
+
+
+async def test_an_upload_belongs_to_its_session_and_the_cache_is_bounded(settings, fake_engines) -> None:
+    settings.ui.uploads_per_session_mb = 1
+    app = create_app(settings, engines=fake_engines)
+    for name in ("anna", "bert"):
+        app.state.services.accounts.add(name, "staff", "geheim123")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box") as nobody:
+        r = await nobody.post("/gradio_api/upload", files={"files": ("Bericht.txt", b"Frau M. ...")})
+        assert r.status_code == 401  # refused before the file is read
+    anna, bert = await _signed_in_as(app, "anna"), await _signed_in_as(app, "bert")
+    try:
+        r = await anna.post("/gradio_api/upload", files={"files": ("Bericht.txt", b"Frau M. hatte Fieber.")})
+        assert r.status_code == 200, r.text
+        uploaded = r.json()[0]
+        assert (await bert.post("/gradio_api/queue/join", json=call(uploaded))).status_code == 400  # not his
+        assert (await anna.post("/gradio_api/queue/join", json=call(uploaded))).status_code != 400
+        big = b"x" * (700 * 1024)
+        assert (await anna.post("/gradio_api/upload", files={"files": ("a.txt", big)})).status_code == 200
+        r = await anna.post("/gradio_api/upload", files={"files": ("b.txt", big)})
+        assert r.status_code == 413 and "je Anmeldung" in r.json()["error"]  # her share of the cache is used
+        assert (await bert.post("/gradio_api/upload", files={"files": ("c.txt", big)})).status_code == 200
+        # Gradio's cleaning (every 10 minutes, files older than ui.upload_cache_minutes) takes the uploads
+        from gradio.route_utils import delete_files_created_by_app
+
+        blocks = next(r.app.blocks for r in app.routes if getattr(getattr(r, "app", None), "blocks", None))
+        assert blocks.delete_cache == (600, 3600)
+        delete_files_created_by_app(blocks, age=None)
+        assert not os.path.exists(uploaded)
+        assert (await anna.post("/gradio_api/upload", files={"files": ("b.txt", big)})).status_code == 200
+    finally:
+        await anna.aclose()
+        await bert.aclose()
+
+
+async def test_a_full_upload_cache_answers_503(settings, fake_engines) -> None:
+    settings.ui.upload_cache_mb = 16
+    app = create_app(settings, engines=fake_engines)
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    anna = await _signed_in_as(app, "anna")
+    filler = upload_folder() / f"guard-fill-{os.getpid()}.bin"
+    filler.write_bytes(b"\0" * (17 * 1024 * 1024))
+    try:
+        r = await anna.post("/gradio_api/upload", files={"files": ("a.txt", b"Hallo")})
+        assert r.status_code == 503 and "voll" in r.json()["error"]
+    finally:
+        filler.unlink()
+        await anna.aclose()
