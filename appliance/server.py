@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from appliance.api.caller import CallerFirst
 from appliance.api.routers import apps, audio, branding, chat, embeddings, handbooks, health, interpret, openai_models
 from appliance.config import Settings
 from appliance.engines import Engines, Models, load_engines
 from appliance.infra.db import Database
-from appliance.infra.errors import install_error_handlers
+from appliance.infra.errors import ERROR_RESPONSES, install_error_handlers
 from appliance.infra.middleware import BodyLimit, HttpsMarks, SameOrigin, SecurityHeaders
 from appliance.services import Services, build_services
 
@@ -90,7 +91,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
                 models.close()
             db.dispose()
 
-    app = FastAPI(title="KI-Assistenz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="KI-Assistenz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  responses=ERROR_RESPONSES)  # the schema names the envelope as every error's answer
     app.state.services = services
     if services.accounts.count() == 0:
         log.warning("Ersteinrichtung: noch kein Konto. Auf diesem Gerät %s://%s:%s/setup öffnen; von einem"
@@ -106,12 +108,12 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         from ui.mount import mount_ui as _mount_ui
 
         _mount_ui(app)  # after the API routes: the UI is mounted at "/"
-    app.add_middleware(SecurityHeaders)
+    # from the inside out; the last added is the outermost
+    app.add_middleware(CallerFirst)  # a route that needs a sign-in refuses strangers before the body is read
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
                        uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb)
     app.add_middleware(SameOrigin)  # before any body is read: another website cannot act with a session
-    # added last, so it is the outermost middleware and every other one sees the session
-    app.add_middleware(
+    app.add_middleware(  # every middleware inside sees the session
         SessionMiddleware,
         secret_key=session_secret(data_dir),
         session_cookie=SESSION_COOKIE,
@@ -119,6 +121,7 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
         same_site="lax",
         https_only=settings.server.tls_cert is not None,  # over HTTPS the cookie never travels in clear
     )
+    app.add_middleware(SecurityHeaders)  # on every answer, the refusals of the middleware inside included
     app.add_middleware(HttpsMarks)  # Secure cookies and HSTS whenever the browser came over HTTPS
     if settings.server.trusted_proxies:  # outermost: everything inside sees the device and its scheme
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.server.trusted_proxies)

@@ -52,7 +52,14 @@ def get_handbooks(services: ServicesDep) -> HandbookService:
     return services.handbooks
 
 
+PRINCIPAL_STATE = "principal"
+"""Where CallerFirst keeps the principal it found before the body was read."""
+
+
 def get_principal(request: Request, services: ServicesDep) -> Principal:
+    known = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    if known is not None:
+        return known
     principal = principal_from_request(request, services.accounts)
     if principal is None:
         has_key = bool(request.headers.get("authorization"))
@@ -66,6 +73,17 @@ def get_principal(request: Request, services: ServicesDep) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
+
+
+def asks_who(dependant) -> bool:
+    """Whether a route (its dependant) depends on get_principal, directly or further down."""
+    stack = list(getattr(dependant, "dependencies", ()))
+    while stack:
+        dependency = stack.pop()
+        if dependency.call is get_principal:
+            return True
+        stack.extend(dependency.dependencies)
+    return False
 
 
 SettingsDep = Annotated[Settings, _part("settings")]

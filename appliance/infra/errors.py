@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,25 @@ def envelope(status: int, message: str, code: str | None, param: str | None) -> 
                       "param": param, "code": code}}
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    """What every error answer holds, for the OpenAPI schema (instead of FastAPI's {"detail": [...]})."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    "4XX": {"model": ErrorEnvelope, "description": "Fehler der Anfrage / client error"},
+    "5XX": {"model": ErrorEnvelope, "description": "Fehler oder Überlast des Dienstes / server error or overload"},
+}
+
+
 def error_response(request: Request, err: ApiError) -> JSONResponse:
     message = err.en if prefers_english(request) else err.de
     return JSONResponse(envelope(err.status, message, err.code, err.param), err.status, headers=err.headers)
@@ -109,7 +129,19 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     return error_response(request, ApiError(422, de, en, code="invalid_value", param=param))
 
 
+UNREADABLE_BODY = ApiError(
+    400, "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges JSON/Formular in UTF-8).",
+    "The request body cannot be read (not valid JSON/form data in UTF-8).", code="invalid_body")
+
+
+REFUSED_STATE = "refused"
+"""Where appliance.api.caller.CallerFirst keeps the refusal it raised while the body was asked for."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Every error in the envelope. (A route that needs a sign-in never reaches its body's errors
+    without one: appliance.api.caller.CallerFirst answers 401 before the body is read.)"""
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(request, exc)
@@ -120,15 +152,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        refused = getattr(request.state, REFUSED_STATE, None)
+        if refused is not None:  # a stranger, stopped before the body was read
+            return error_response(request, refused)
         too_large = getattr(request.state, "body_too_large", None)
         if too_large:
             return error_response(request, ApiError(
                 413, f"Die Anfrage ist zu groß (höchstens {too_large} MB).",
                 f"Request too large (at most {too_large} MB).", code="request_too_large"))
-        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            return error_response(request, ApiError(
-                400, "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges JSON/Formular in UTF-8).",
-                "The request body cannot be read (not valid JSON/form data in UTF-8).", code="invalid_body"))
+        if exc.status_code == 400:  # only FastAPI's reading of a body (JSON, form, multipart) raises these
+            return error_response(request, UNREADABLE_BODY)
         de = {404: "Nicht gefunden.", 405: "Methode nicht erlaubt."}.get(exc.status_code, str(exc.detail))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         return error_response(request, ApiError(exc.status_code, de, str(exc.detail), code=code,
