@@ -67,7 +67,7 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
         return RedirectResponse("/", status_code=303)
 
     @router.get("/login")
-    async def login_form(request: Request) -> Response:
+    def login_form(request: Request) -> Response:
         if accounts.count() == 0:
             return RedirectResponse("/setup", status_code=303)
         if session.principal(request) is not None:
@@ -87,7 +87,7 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
         return signed_in(request, cookie, pick_language(request.session.get(SESSION_LANG), principal.language))
 
     @router.get("/setup")
-    async def setup_form(request: Request) -> Response:
+    def setup_form(request: Request) -> Response:
         if accounts.count() > 0:
             return RedirectResponse("/login", status_code=303)
         return setup_page(request)
@@ -115,7 +115,7 @@ def auth_router(services: Services, session: UISession) -> APIRouter:
         return RedirectResponse("/login", status_code=303)
 
     @router.get("/lang/{code}")
-    async def switch_language(request: Request, code: str, next: str = "/") -> RedirectResponse:
+    def switch_language(request: Request, code: str, next: str = "/") -> RedirectResponse:
         if code in LANGUAGES:
             request.session[SESSION_LANG] = code
             principal = session.principal(request)

@@ -27,7 +27,7 @@ def interpreter_router(services: Services, session: UISession) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/interpreter")
-    async def interpreter(request: Request) -> Response:
+    def interpreter(request: Request) -> Response:
         if session.principal(request) is None:
             return RedirectResponse("/login", status_code=303)
         lang = session.language(request)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -36,12 +38,25 @@ def _forbidden(de: str, en: str) -> ApiError:
     return ApiError(403, de, en, code="forbidden")
 
 
+def _one_writer(method):
+    """One save at a time: each reads the newest version, writes the next and answers with it, so two
+    saves at once (the routes run in threads) get a version each instead of the same number twice."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._writing:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class AppService:
     def __init__(self, engine: Engine, chat: ChatService | None = None, handbooks=None, branding=None,
                  usage_days: int = 730, max_file_mb: int = 50) -> None:
         """``handbooks`` None: no embedding model, so apps that draw on a collection cannot run.
         ``max_file_mb``: the largest document given to a file field (as for handbook uploads)."""
         self.store = AppStore(engine)
+        self._writing = threading.RLock()
         self.usage_days = usage_days
         self.max_file_mb = max_file_mb
         self.builtins = load_builtins()
@@ -181,6 +196,7 @@ class AppService:
     def _taken(self, app_id: str) -> bool:
         return app_id in self.builtins or self.store.get(app_id) is not None
 
+    @_one_writer
     def create(self, who: Principal, data: Any) -> dict[str, Any]:
         self.require_author(who)
         spec = self.parse({**data, "version": 1} if isinstance(data, dict) else data)
@@ -190,6 +206,7 @@ class AppService:
         self.store.create(spec, who.name, "local", "angelegt")
         return self.get(who, spec.id, draft=True)
 
+    @_one_writer
     def update(self, who: Principal, app_id: str, data: Any) -> dict[str, Any]:
         self.require_author(who)
         if app_id in self.builtins:
@@ -221,6 +238,7 @@ class AppService:
     def _same(a: AppSpec, b: AppSpec) -> bool:
         return a.model_dump(exclude={"version"}) == b.model_dump(exclude={"version"})
 
+    @_one_writer
     def publish(self, who: Principal, app_id: str) -> dict[str, Any]:
         self.require_author(who)
         stored = self.store.get(app_id)
@@ -250,6 +268,7 @@ class AppService:
                            f"No version {version} of app '{app_id}'.", code="version_not_found")
         return self.store.spec(app_id, version).model_dump(mode="json")
 
+    @_one_writer
     def restore(self, who: Principal, app_id: str, version: int) -> dict[str, Any]:
         old = self.version(who, app_id, version)
         stored = self.store.get(app_id)
@@ -266,6 +285,7 @@ class AppService:
         spec = self.spec(who, app_id, draft=True)
         return f"{spec.id}.yaml", spec.to_yaml()
 
+    @_one_writer
     def import_(self, who: Principal, data: bytes, mode: str | None = None) -> dict[str, Any]:
         """Never overwrites silently: a clash answers 409 and names the choices (copy, replace)."""
         self.require_author(who)
@@ -369,12 +389,19 @@ class AppService:
         one) on their inputs: the draft as it is written, then the result with its AI-draft label
         (and sources for apps that draw on handbooks). Each finished run counts once for the
         per-app usage figures. Errors in the inputs come before any text."""
-        spec, version, _ = self.resolve(who, app_id, draft)
-        prepared = await asyncio.to_thread(self._prepare, who, spec, version, inputs)
+        prepared = await asyncio.to_thread(self._prepare_run, who, app_id, inputs, draft)  # SQLite, templates
         return Answer(self._generate(prepared), lambda text: self._result(prepared, text, count=True))
 
     async def preview(self, who: Principal, app: Any, inputs: Any) -> Answer:
         """The builder's try-out: an app definition that need not be saved, run for its author; not counted."""
+        prepared = await asyncio.to_thread(self._prepare_preview, who, app, inputs)  # validation, templates
+        return Answer(self._generate(prepared), lambda text: self._result(prepared, text, count=False))
+
+    def _prepare_run(self, who: Principal, app_id: str, inputs: Any, draft: bool) -> Prepared:
+        spec, version, _ = self.resolve(who, app_id, draft)
+        return self._prepare(who, spec, version, inputs)
+
+    def _prepare_preview(self, who: Principal, app: Any, inputs: Any) -> Prepared:
         self.require_author(who)
         if not isinstance(app, dict):
             raise spec_error(SpecError([("", "Eine App-Beschreibung ist ein Objekt.")]))
@@ -382,8 +409,7 @@ class AppService:
             spec = parse_spec({**app, "version": app.get("version") or 1})
         except SpecError as exc:
             raise spec_error(exc) from None
-        prepared = await asyncio.to_thread(self._prepare, who, spec, spec.version, inputs)
-        return Answer(self._generate(prepared), lambda text: self._result(prepared, text, count=False))
+        return self._prepare(who, spec, spec.version, inputs)
 
     def _prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any) -> Prepared:
         collection_ok = spec.collection is not None and self._collection_ok(spec.collection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,8 +29,8 @@ class Answer:
         try:
             piece = await anext(self._pieces)
         except StopAsyncIteration:
-            if self.result is None:
-                self.result = self._finish(self.text)
+            if self.result is None:  # off the event loop: finishing may write (a run is counted)
+                self.result = await asyncio.to_thread(self._finish, self.text)
             raise
         self.text += piece
         return piece

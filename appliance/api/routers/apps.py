@@ -81,20 +81,20 @@ class Visibility(BaseModel):
 
 
 @router.get("/apps")
-async def list_apps(apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def list_apps(apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return {"apps": apps.list(who)}
 
 
 @router.post("/apps", status_code=201)
-async def create_app(apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
+def create_app(apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
     return apps.create(who, body)
 
 
 @router.post("/apps/import", status_code=201)
-async def import_app(apps: AppsDep, who: PrincipalDep, response: Response, file: Annotated[UploadFile, File()],
+def import_app(apps: AppsDep, who: PrincipalDep, response: Response, file: Annotated[UploadFile, File()],
                      mode: Annotated[str | None, Form()] = None) -> dict[str, Any]:
     """201 when a new app arrived (imported, copied), 200 when an existing one was updated or unchanged."""
-    result = apps.import_(who, await file.read(), mode or None)
+    result = apps.import_(who, file.file.read(), mode or None)
     if result["result"] not in ("imported", "copied"):
         response.status_code = 200
     return result
@@ -108,38 +108,38 @@ async def preview(body: PreviewRequest, apps: AppsDep, who: PrincipalDep,
 
 
 @router.get("/apps/{app_id}")
-async def get_app(app_id: str, apps: AppsDep, who: PrincipalDep,
+def get_app(app_id: str, apps: AppsDep, who: PrincipalDep,
                   draft: Annotated[bool, Query()] = False) -> dict[str, Any]:
     return apps.get(who, app_id, draft)
 
 
 @router.put("/apps/{app_id}")
-async def update_app(app_id: str, apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
+def update_app(app_id: str, apps: AppsDep, who: PrincipalDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
     return apps.update(who, app_id, body)
 
 
 @router.post("/apps/{app_id}/publish")
-async def publish_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def publish_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return apps.publish(who, app_id)
 
 
 @router.get("/apps/{app_id}/versions")
-async def versions(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def versions(app_id: str, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return {"versions": apps.versions(who, app_id)}
 
 
 @router.get("/apps/{app_id}/versions/{version}")
-async def version(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def version(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return apps.version(who, app_id, version)
 
 
 @router.post("/apps/{app_id}/versions/{version}/restore")
-async def restore(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def restore(app_id: str, version: int, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return apps.restore(who, app_id, version)
 
 
 @router.get("/apps/{app_id}/export")
-async def export_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> Response:
+def export_app(app_id: str, apps: AppsDep, who: PrincipalDep) -> Response:
     name, text = apps.export(who, app_id)
     return Response(text, media_type="application/yaml; charset=utf-8",
                     headers={"Content-Disposition": attachment(name)})
@@ -167,12 +167,12 @@ async def document(app_id: str, body: DocumentRequest, apps: AppsDep, who: Princ
 
 
 @router.put("/admin/apps/{app_id}")
-async def set_visibility(app_id: str, body: Visibility, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
+def set_visibility(app_id: str, body: Visibility, apps: AppsDep, who: PrincipalDep) -> dict[str, Any]:
     return apps.set_enabled(who, app_id, body.enabled)
 
 
 @router.get("/admin/usage", response_model=None)
-async def usage(apps: AppsDep, who: PrincipalDep, days: Annotated[int, Query(ge=1, le=366)] = 30,
+def usage(apps: AppsDep, who: PrincipalDep, days: Annotated[int, Query(ge=1, le=366)] = 30,
                 format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> dict[str, Any] | Response:
     rows = apps.usage(who, days)
     if format == "csv":

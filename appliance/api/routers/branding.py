@@ -15,22 +15,22 @@ router = APIRouter(prefix="/api", tags=["branding"])
 
 
 @router.get("/admin/branding")
-async def get_branding(branding: BrandingDep, who: PrincipalDep) -> dict[str, Any]:
+def get_branding(branding: BrandingDep, who: PrincipalDep) -> dict[str, Any]:
     return branding.settings(who)
 
 
 @router.put("/admin/branding")
-async def put_branding(body: Branding, branding: BrandingDep, who: PrincipalDep) -> dict[str, Any]:
+def put_branding(body: Branding, branding: BrandingDep, who: PrincipalDep) -> dict[str, Any]:
     return branding.put(who, body)
 
 
 @router.put("/admin/branding/logo")
-async def put_logo(branding: BrandingDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    return branding.put_logo(who, await file.read())
+def put_logo(branding: BrandingDep, who: PrincipalDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    return branding.put_logo(who, file.file.read())
 
 
 @router.get("/branding/logo", response_model=None)
-async def logo(branding: BrandingDep) -> FileResponse | Response:
+def logo(branding: BrandingDep) -> FileResponse | Response:
     """Public: the login page shows it before anyone is signed in."""
     path = branding.logo()
     if path is None:

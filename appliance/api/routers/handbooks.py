@@ -33,7 +33,7 @@ class AskRequest(BaseModel):
 
 
 @router.get("/collections")
-async def list_collections(handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+def list_collections(handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
     return {"collections": handbooks.collections(who)}
 
 
@@ -42,7 +42,7 @@ class Roles(BaseModel):
 
 
 @router.post("/collections", status_code=201)
-async def create_collection(body: NewCollection, handbooks: HandbooksDep, who: PrincipalDep,
+def create_collection(body: NewCollection, handbooks: HandbooksDep, who: PrincipalDep,
                             response: Response) -> dict[str, Any]:
     """201 for a new collection, 200 when it exists already with these roles."""
     collection, new = handbooks.create_collection(who, body.name, body.roles)
@@ -52,12 +52,12 @@ async def create_collection(body: NewCollection, handbooks: HandbooksDep, who: P
 
 
 @router.put("/collections/{collection}")
-async def set_roles(collection: str, body: Roles, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+def set_roles(collection: str, body: Roles, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
     return handbooks.set_roles(who, collection, body.roles)
 
 
 @router.get("/collections/{collection}/documents")
-async def list_documents(collection: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+def list_documents(collection: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
     return {"documents": handbooks.documents(who, collection)}
 
 
@@ -70,7 +70,7 @@ async def upload(collection: str, handbooks: HandbooksDep, who: PrincipalDep,
 
 
 @router.get("/jobs/{job_id}")
-async def job_status(job_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+def job_status(job_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
     return {"job": handbooks.job(who, job_id).public()}
 
 
