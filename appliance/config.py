@@ -45,6 +45,10 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI and the API.")
     session_hours: int = Field(12, ge=1, le=24 * 14, description="How long a UI login lasts (a shift or two).")
     max_request_mb: int = Field(10, ge=1, le=1024, description="Largest request body in MB.")
+    slow_client_s: int = Field(
+        30, ge=5, le=600, description="A client that takes longer for a request's head, or sends nothing of its"
+        " body for this long (or under 1 KB/s after it), is cut off (slowloris); the connection is free again.",
+    )
     tls_cert: Path | None = Field(
         None, description="Certificate (PEM, with its chain) for HTTPS; browsers allow the microphone only over"
         " HTTPS (or on the box itself). Empty: plain HTTP.",

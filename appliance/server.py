@@ -111,7 +111,8 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
     # from the inside out; the last added is the outermost
     app.add_middleware(CallerFirst)  # a route that needs a sign-in refuses strangers before the body is read
     app.add_middleware(BodyLimit, limit_mb=settings.server.max_request_mb,
-                       uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb)
+                       uploads_mb=settings.handbooks.max_upload_mb, audio_mb=settings.speech.max_upload_mb,
+                       slow_s=settings.server.slow_client_s)
     app.add_middleware(SameOrigin)  # before any body is read: another website cannot act with a session
     app.add_middleware(  # every middleware inside sees the session
         SessionMiddleware,

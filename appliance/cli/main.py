@@ -43,6 +43,7 @@ def serve() -> None:
 
     from appliance.infra import tls
     from appliance.infra.logs import setup_logging
+    from appliance.infra.slow_clients import head_deadline
     from appliance.server import DataDirError, create_app, prepare_data_dir
     from models.catalog import load_catalog
     from models.store import ModelFileError, require_model
@@ -70,7 +71,8 @@ def serve() -> None:
     err.print(f"KI-Assistenz startet auf {s.server.scheme}://{s.server.host}:{s.server.port} …")
     tls = {"ssl_certfile": str(s.server.tls_cert), "ssl_keyfile": str(s.server.tls_key)} if s.server.tls_cert else {}
     uvicorn.run(create_app(s), host=s.server.host, port=s.server.port, log_level="info",
-                access_log=False, proxy_headers=False, server_header=False, **tls)
+                access_log=False, proxy_headers=False, server_header=False,
+                http=head_deadline(s.server.slow_client_s), **tls)
 
 
 @app.command("setup-code")

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
+          404: "not_found_error", 408: "invalid_request_error", 409: "conflict_error", 413: "invalid_request_error",
           415: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
           503: "server_error"}
 
@@ -135,7 +135,7 @@ UNREADABLE_BODY = ApiError(
 
 
 REFUSED_STATE = "refused"
-"""Where appliance.api.caller.CallerFirst keeps the refusal it raised while the body was asked for."""
+"""Where middleware (CallerFirst, BodyLimit) keeps the refusal it raised while the body was read."""
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -153,13 +153,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         refused = getattr(request.state, REFUSED_STATE, None)
-        if refused is not None:  # a stranger, stopped before the body was read
+        if refused is not None:  # a stranger, a body too large or too slow: stopped while it was read
             return error_response(request, refused)
-        too_large = getattr(request.state, "body_too_large", None)
-        if too_large:
-            return error_response(request, ApiError(
-                413, f"Die Anfrage ist zu groß (höchstens {too_large} MB).",
-                f"Request too large (at most {too_large} MB).", code="request_too_large"))
         if exc.status_code == 400:  # only FastAPI's reading of a body (JSON, form, multipart) raises these
             return error_response(request, UNREADABLE_BODY)
         de = {404: "Nicht gefunden.", 405: "Methode nicht erlaubt."}.get(exc.status_code, str(exc.detail))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.infra.errors import ApiError, error_response
+from appliance.infra.errors import REFUSED_STATE, ApiError, error_response
 
 # handbook uploads through the API and through the web UI (Gradio's upload route), and app runs,
 # whose file fields take documents (multipart or base64) within the same limit
@@ -23,13 +25,27 @@ class BodyTooLarge(ApiError):
                          f"Request too large (at most {limit_mb} MB).", code="request_too_large")
 
 
-class BodyLimit:
-    """Refuse bodies over the limit: by Content-Length at once, and by counting chunked uploads."""
+class BodyTooSlow(ApiError):
+    def __init__(self) -> None:
+        super().__init__(408, "Die Anfrage kam zu langsam an und wurde abgebrochen. Bitte erneut senden.",
+                         "The request arrived too slowly and was cut off. Please send it again.",
+                         code="request_timeout")
 
-    def __init__(self, app: ASGIApp, limit_mb: int, uploads_mb: int | None = None, audio_mb: int | None = None) -> None:
+
+MIN_RATE = 1024  # bytes a second, on average, once the grace time is over: any real network is faster
+
+
+class BodyLimit:
+    """Refuse bodies over the limit (by Content-Length at once, and by counting chunked uploads) and
+    bodies that come too slowly: nothing for ``slow_s`` seconds, or under 1 KB/s on average after that
+    (a client sending a byte a second holds a request for ever otherwise)."""
+
+    def __init__(self, app: ASGIApp, limit_mb: int, uploads_mb: int | None = None, audio_mb: int | None = None,
+                 slow_s: float = 30) -> None:
         self.app = app
         self.default_mb = limit_mb
         self.files = [(UPLOAD_PATH, uploads_mb or limit_mb), (AUDIO_PATH, audio_mb or limit_mb)]
+        self.slow_s = slow_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,18 +61,30 @@ class BodyLimit:
             request = Request(scope)
             await error_response(request, BodyTooLarge(limit_mb))(scope, receive, send)
             return
-        received = 0
+        received, complete, started = 0, False, time.monotonic()
+
+        def refuse(error: ApiError) -> ApiError:
+            # FastAPI turns errors while reading a body into a 400; the mark lets the error handler
+            # answer with the real reason
+            scope.setdefault("state", {})[REFUSED_STATE] = error
+            return error
 
         async def counted() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body, receive() waits for the client to leave: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.slow_s)
+            except TimeoutError:
+                raise refuse(BodyTooSlow()) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > max_bytes:
-                    # FastAPI turns errors while reading a body into a 400; the mark lets the
-                    # error handler answer with the real reason, 413
-                    scope.setdefault("state", {})["body_too_large"] = limit_mb
-                    raise BodyTooLarge(limit_mb)
+                    raise refuse(BodyTooLarge(limit_mb))
+                elapsed = time.monotonic() - started
+                if not complete and elapsed > self.slow_s and received < MIN_RATE * elapsed:
+                    raise refuse(BodyTooSlow())
             return message
 
         await self.app(scope, counted, send)

@@ -14,15 +14,18 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app, **tls: str) -> None:
-        """``tls``: ssl_certfile and ssl_keyfile for an HTTPS server."""
+    def __init__(self, app, slow_client_s: float = 30, **tls: str) -> None:
+        """``tls``: ssl_certfile and ssl_keyfile for an HTTPS server. The HTTP protocol is the one
+        `appliance serve` runs, with its deadline for a request's head."""
         import uvicorn
+
+        from appliance.infra.slow_clients import head_deadline
 
         self.app = app
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    **tls))
+                                                    http=head_deadline(slow_client_s), **tls))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
