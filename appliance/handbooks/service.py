@@ -62,7 +62,7 @@ class HandbookService:
         self.index = HandbookIndex(engine, VectorStore(data / "chroma"))
         self.ingestor = Ingestor(self.index, embedder, data / "documents")
         self.retriever = Retriever(self.index, embedder)
-        self.jobs = Jobs()
+        self.jobs = Jobs(engine)
         self.ingestor.recover()
 
     # -- access ---------------------------------------------------------------------------------
