@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from confusable_homoglyphs import confusables
 from sqlalchemy import delete, func, select
 
 from appliance.infra.db import Database
@@ -70,6 +71,30 @@ def normalise_name(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip())
 
 
+def name_key(name: str) -> str:
+    """How alike two names look to a person: width, compatibility forms and case do not count."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_name(name: str, existing: list[str]) -> None:
+    """A new account's name: the allowed characters, and nothing that passes for another name
+    (a Cyrillic 'а' among Latin letters, full-width letters, 'Anna' beside 'anna')."""
+    if not NAME_RE.match(name) or "  " in name:
+        raise AccountError(
+            "Ungültiger Name: 1 bis 64 Zeichen aus Buchstaben (auch ä, ö, ü, ß), Ziffern, Leerzeichen"
+            " und . _ @ -; am Anfang ein Buchstabe oder eine Ziffer."
+        )
+    if unicodedata.normalize("NFKC", name) != name or confusables.is_dangerous(name):
+        raise AccountError(
+            f"Der Name '{name}' mischt Schriften oder Sonderformen von Buchstaben, die wie andere aussehen"
+            " (z. B. ein kyrillisches „а“ zwischen lateinischen). Bitte in einer Schrift schreiben."
+        )
+    key = name_key(name)
+    twin = next((other for other in existing if name_key(other) == key), None)
+    if twin is not None:
+        raise AccountError(f"Es gibt schon ein Konto '{twin}'; '{name}' sähe gleich aus. Bitte einen anderen Namen.")
+
+
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"Das Passwort braucht mindestens {MIN_PASSWORD} Zeichen.")
@@ -95,16 +120,13 @@ class Accounts:
 
     def add(self, name: str, role: str, password: str, language: str = "de") -> Principal:
         name = normalise_name(name)
-        if not NAME_RE.match(name) or "  " in name:
-            raise AccountError(
-                "Ungültiger Name: 1 bis 64 Zeichen aus Buchstaben (auch ä, ö, ü, ß), Ziffern, Leerzeichen"
-                " und . _ @ -; am Anfang ein Buchstabe oder eine Ziffer."
-            )
+        check_name(name, [])  # the name itself first, then the role and password, then the look-alikes
         parsed = parse_role(role)
         check_password(password)
         with self.db.session() as s:
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise AccountError(f"Es gibt schon ein Konto '{name}'.")
+            check_name(name, list(s.scalars(select(User.name))))
             user = User(name=name, role=parsed.value, password_hash=_hasher.hash(password), language=language)
             s.add(user)
             s.flush()

@@ -111,3 +111,17 @@ def test_names_with_umlauts_and_spaces(accounts: Accounts) -> None:
     assert accounts.principal_for_key(key) == p
     with pytest.raises(AccountError, match="Ungültiger Name"):
         accounts.add("_intern", "staff", "geheim123")
+
+
+def test_a_name_that_passes_for_another_is_refused(accounts: Accounts) -> None:
+    """Unicode look-alikes: nobody gets an account that reads like a colleague's (or the admin's)."""
+    accounts.add("anna", "facility_admin", "geheim123")
+    for twin in ("Anna", "ANNA"):
+        with pytest.raises(AccountError, match="sähe gleich aus"):
+            accounts.add(twin, "staff", "geheim123")
+    for mixed in ("\u0430nna", "\uff41nna", "p\u0430ypal"):  # a Cyrillic а; a full-width ａ
+        with pytest.raises(AccountError, match="mischt Schriften"):
+            accounts.add(mixed, "staff", "geheim123")
+    assert accounts.authenticate("\u0430nna", "geheim123") is None  # nor signs in as her
+    for fine in ("Ирина Петрова", "علي", "Jürgen Müller-Lüdenscheidt", "jürgen.m@haus"):
+        assert accounts.add(fine, "staff", "geheim123").name == fine
