@@ -21,7 +21,7 @@ DEADLINE = 1.0
 @pytest.fixture
 def server(settings, fake_engines):
     settings.server.slow_client_s = DEADLINE  # below what the config allows, to keep the test short
-    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    app = create_app(settings, engines=fake_engines)  # the API and the web UI
     app.state.services.accounts.add("anna", "staff", "geheim123")
     key, _ = app.state.services.accounts.create_key("anna")
     with LiveServer(app, slow_client_s=DEADLINE) as live:
@@ -64,9 +64,11 @@ def test_a_head_sent_a_byte_at_a_time_is_cut_off(server) -> None:
 
 
 @pytest.mark.parametrize("then", [b"", b"x" * 500])
-def test_a_body_that_pauses_or_trickles_gets_408(server, then) -> None:
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer {server.key}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode()
+@pytest.mark.parametrize(("path", "kind"), [("/v1/chat/completions", "application/json"),
+                                            ("/login", "application/x-www-form-urlencoded")])
+def test_a_body_that_pauses_or_trickles_gets_408(server, then, path, kind) -> None:
+    head = (f"POST {path} HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer {server.key}\r\n"
+            f"Content-Type: {kind}\r\nContent-Length: 1000\r\n\r\n{{").encode()
     answer = _trickle(server, head, then)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"request_timeout" in answer and b"zu langsam" in answer
