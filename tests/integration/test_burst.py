@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.paths import MODELS_DIR, TEST_CHAT, require_models
-from tests.support.server import free_port
+from tests.support.paths import TEST_CHAT, require_models
+from tests.support.service import Service, make_accounts
 
 pytestmark = pytest.mark.models
 
@@ -28,83 +24,29 @@ QUEUE = 32
 PARALLEL = 4
 TOKENS = 8
 DEADLINE_S = 240  # for a whole burst on a busy two-core machine; a hang shows as this running out
-START_DEADLINE_S = 180
 STORY = [{"role": "user", "content": "Tell a very long story about a lighthouse."}]
 
 
-@dataclass
-class Service:
-    process: subprocess.Popen
-    url: str
-    key: str
-    log: Path
-
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            line = next(x for x in status if x.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
-
-
-def _staff_key(data: Path) -> str:
-    from appliance.infra.db import Database
-    from appliance.people.accounts import Accounts
-
-    data.mkdir(mode=0o700, parents=True)
-    db = Database(f"sqlite:///{data / 'appliance.db'}")
-    try:
-        db.migrate()
-        accounts = Accounts(db)
-        accounts.add("anna", "staff", "geheim123")
-        return accounts.create_key("anna")[0]
-    finally:
-        db.dispose()
-
-
-def _wait_ready(service: Service) -> None:
-    deadline = time.monotonic() + START_DEADLINE_S
-    while time.monotonic() < deadline:
-        assert service.process.poll() is None, f"the service ended:\n{service.log.read_text()}"
-        try:
-            if httpx.get(f"{service.url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    raise AssertionError(f"the service was not ready after {START_DEADLINE_S} s:\n{service.log.read_text()}")
+def rss_mb(service: Service) -> float:
+    """The service process's resident memory, from Linux's /proc."""
+    with open(f"/proc/{service.process.pid}/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def key(tmp_path: Path) -> str:
+    """A staff member's API key, made on the data directory before the service starts."""
+    return make_accounts(tmp_path / "data", "geheim123", anna="staff")[0]
+
+
+@pytest.fixture
+def service(tmp_path: Path, key: str) -> Iterator[Service]:
     """`python -m appliance serve` on its own data directory: only the small chat model."""
     require_models(TEST_CHAT)
-    data = tmp_path / "data"
-    key = _staff_key(data)
-    (tmp_path / "appliance.toml").write_text("")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE")}
-    env.update({
-        "APPLIANCE_CONFIG": str(tmp_path / "appliance.toml"), "APPLIANCE__STORAGE__DATA_DIR": str(data),
-        "APPLIANCE__MODELS__DIR": str(MODELS_DIR), "APPLIANCE__MODELS__CHAT": f'["{TEST_CHAT}"]',
-        "APPLIANCE__MODELS__EMBEDDING": "", "APPLIANCE__MODELS__SPEECH": "[]",
-        "APPLIANCE__MODELS__CONTEXT_SIZE": "2048", "APPLIANCE__MODELS__THREADS": "2",
-        "APPLIANCE__MODELS__PARALLEL": str(PARALLEL), "APPLIANCE__MODELS__MAX_QUEUE": str(QUEUE),
-        "APPLIANCE__SERVER__PORT": str(port), "APPLIANCE__HANDBOOKS__SAMPLE": "false",
-    })
-    log = tmp_path / "service.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "appliance", "serve"], env=env, cwd=tmp_path,
-                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    box = Service(process, f"http://127.0.0.1:{port}", key, log)
-    try:
-        _wait_ready(box)
-        yield box
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+    settings = {"models.parallel": str(PARALLEL), "models.max_queue": str(QUEUE)}
+    with Service(tmp_path / "data", tmp_path / "service.log", settings) as service:
+        yield service
 
 
 @dataclass
@@ -133,20 +75,20 @@ async def _ask(client: httpx.AsyncClient, stream: bool) -> Outcome:
     return outcome
 
 
-async def _burst(service: Service) -> list[Outcome]:
+async def _burst(service: Service, key: str) -> list[Outcome]:
     """BURST requests at once, streamed and not in turn; all of them within DEADLINE_S or it fails."""
     async with httpx.AsyncClient(base_url=service.url, timeout=DEADLINE_S,
                                  limits=httpx.Limits(max_connections=BURST + 4),
-                                 headers={"Authorization": f"Bearer {service.key}"}) as client:
+                                 headers={"Authorization": f"Bearer {key}"}) as client:
         return await asyncio.wait_for(asyncio.gather(*(_ask(client, i % 2 == 0) for i in range(BURST))),
                                       DEADLINE_S)
 
 
-def test_a_burst_of_200_is_served_or_refused_and_leaves_no_trace(service: Service) -> None:
-    asyncio.run(_burst(service))  # warm-up: the allocator's pools and the server's threads grow once
-    before = service.rss_mb()
+def test_a_burst_of_200_is_served_or_refused_and_leaves_no_trace(service: Service, key: str) -> None:
+    asyncio.run(_burst(service, key))  # warm-up: the allocator's pools and the server's threads grow once
+    before = rss_mb(service)
 
-    outcomes = asyncio.run(_burst(service))
+    outcomes = asyncio.run(_burst(service, key))
     statuses = {o.status for o in outcomes}
     assert statuses <= {200, 503}, statuses
     served = [o for o in outcomes if o.status == 200]
@@ -157,9 +99,9 @@ def test_a_burst_of_200_is_served_or_refused_and_leaves_no_trace(service: Servic
     assert all(o.retry_after and int(o.retry_after) > 0 and o.code == "queue_full" for o in refused)
 
     with httpx.Client(base_url=service.url, timeout=60,
-                      headers={"Authorization": f"Bearer {service.key}"}) as http:
+                      headers={"Authorization": f"Bearer {key}"}) as http:
         r = http.post("/v1/chat/completions", json={"messages": STORY, "max_tokens": TOKENS, "temperature": 0})
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == TOKENS
-    after = service.rss_mb()
+    after = rss_mb(service)
     assert after <= before * 1.10, f"memory grew from {before:.0f} MB to {after:.0f} MB"
     assert "Traceback" not in service.log.read_text(errors="replace"), service.log.read_text(errors="replace")

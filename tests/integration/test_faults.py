@@ -10,10 +10,6 @@ machine); the tests below each check one promise against the restarted service."
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,12 +20,12 @@ import httpx
 import pytest
 
 from tests.support.apps import MINIMAL
-from tests.support.paths import MODELS_DIR, TEST_CHAT, TEST_EMBED, require_models
-from tests.support.server import free_port
+from tests.support.paths import TEST_CHAT, TEST_EMBED, require_models
+from tests.support.service import Service, make_accounts
 
 COLLECTION = "Dienstanweisungen"
-START_DEADLINE = 180  # seconds for a start with model loading, on a busy two-core machine
 PASSWORD = "Fehlertest-2026!"
+SETTINGS = {"models.embedding": TEST_EMBED, "ui.max_answer_tokens": "512"}
 
 
 def big_handbook(sections: int = 6000) -> bytes:
@@ -47,73 +43,6 @@ SMALL = (b"# Hygieneplan Haus Abendrot\n\n## Norovirus\n\nBei Norovirus wird die
          b" isoliert; die Pflegedienstleitung informiert das Gesundheitsamt am selben Tag.\n")
 LETTER = "\n\n".join(f"## Punkt {i}\n\nFrau M. hat heute gut gegessen und war **zufrieden**. Sie wünscht sich"
                      f" Besuch am Wochenende; die Tochter ist informiert." for i in range(1, 60))
-
-
-class Service:
-    """`appliance serve` as a child process on ``data``; ``kill()`` is kill -9."""
-
-    def __init__(self, data: Path, log: Path) -> None:
-        self.data = data
-        self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE")}
-        env.update({
-            "APPLIANCE_CONFIG": str(data.parent / "appliance.toml"),
-            "APPLIANCE__STORAGE__DATA_DIR": str(data), "APPLIANCE__MODELS__DIR": str(MODELS_DIR),
-            "APPLIANCE__MODELS__CHAT": f'["{TEST_CHAT}"]', "APPLIANCE__MODELS__EMBEDDING": TEST_EMBED,
-            "APPLIANCE__MODELS__SPEECH": "[]", "APPLIANCE__MODELS__CONTEXT_SIZE": "2048",
-            "APPLIANCE__MODELS__THREADS": "2", "APPLIANCE__UI__MAX_ANSWER_TOKENS": "512",
-            "APPLIANCE__SERVER__PORT": str(self.port), "APPLIANCE__HANDBOOKS__SAMPLE": "false",
-        })
-        with log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "appliance", "serve"], env=env, cwd=data.parent,
-                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def wait_ready(self) -> None:
-        """Until /readyz says ready (the models are loaded); fails early if the process ends."""
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the service ended (exit {self.process.returncode}):\n{self.log.read_text()}")
-            try:
-                r = httpx.get(f"{self.url}/readyz", timeout=5)
-                if r.status_code == 200:
-                    return
-                assert r.json()["status"] == "loading", r.text
-            except httpx.TransportError:
-                pass  # not listening yet
-            time.sleep(0.2)
-        raise AssertionError(f"the service was not ready after {START_DEADLINE} s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def make_accounts(data: Path) -> tuple[str, str]:
-    """A facility admin (handbooks, apps) and a staff member, with an API key each."""
-    from appliance.infra.db import Database
-    from appliance.people.accounts import Accounts
-
-    data.mkdir(mode=0o700, parents=True)
-    db = Database(f"sqlite:///{data / 'appliance.db'}")
-    try:
-        db.migrate()
-        accounts = Accounts(db)
-        accounts.add("leitung", "facility_admin", PASSWORD)
-        accounts.add("pflege", "staff", PASSWORD)
-        return accounts.create_key("leitung")[0], accounts.create_key("pflege")[0]
-    finally:
-        db.dispose()
 
 
 def wait_job(client: httpx.Client, job_id: str, until, deadline_s: float = 120) -> dict:
@@ -205,51 +134,42 @@ class Load:
 def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
     require_models(TEST_CHAT, TEST_EMBED)
     root = tmp_path_factory.mktemp("faults")
-    (root / "appliance.toml").write_text("")
     data = root / "data"
-    admin_key, staff_key = make_accounts(data)
-    service = Service(data, root / "killed.log")
-    try:
-        service.wait_ready()
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {admin_key}"},
-                          timeout=60) as admin:
-            r = admin.post(f"/api/collections/{COLLECTION}/documents", files={"file": ("Hygieneplan.md", SMALL)})
-            assert r.status_code == 202, r.text
-            committed = wait_job(admin, r.json()["job"]["id"], lambda j: j["status"] == "done")
-            assert admin.post("/api/apps", json=MINIMAL).status_code == 201
+    # a facility admin (handbooks, apps) and a staff member
+    admin_key, staff_key = make_accounts(data, PASSWORD, leitung="facility_admin", pflege="staff")
+    with Service(data, root / "killed.log", SETTINGS) as service, \
+            httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {admin_key}"},
+                         timeout=60) as admin:
+        r = admin.post(f"/api/collections/{COLLECTION}/documents", files={"file": ("Hygieneplan.md", SMALL)})
+        assert r.status_code == 202, r.text
+        committed = wait_job(admin, r.json()["job"]["id"], lambda j: j["status"] == "done")
+        assert admin.post("/api/apps", json=MINIMAL).status_code == 201
 
-            r = admin.post(f"/api/collections/{COLLECTION}/documents",
-                           files={"file": ("Dienstanweisungen.md", big_handbook())})
-            assert r.status_code == 202, r.text
-            interrupted = r.json()["job"]["id"]
-            wait_job(admin, interrupted, lambda j: j["status"] == "running" and j["stage"] == "embed")
-            with Load(service.url, admin_key, MINIMAL["id"]) as load:
-                deadline = time.monotonic() + 60
-                while not load.busy(saves=5, exports=1):
-                    assert time.monotonic() < deadline and not load.errors, f"no saves and exports: {load.errors}"
-                    time.sleep(0.05)
-                job = admin.get(f"/api/jobs/{interrupted}").json()["job"]
-                assert job["status"] == "running", f"the handbook was taken in before the kill; make it bigger: {job}"
-                last = admin.put(f"/api/apps/{MINIMAL['id']}", json={**MINIMAL, "description": "Die letzte."})
-                assert last.status_code == 200, last.text
-                service.kill()  # right after the 200, with the ingestion, saves and exports under way
-            assert load.errors == []
-            in_flight = dict(load.pending)
-            saved = [*load.saved, last.json()["version"]]
-    except BaseException:
-        service.stop()
-        raise
+        r = admin.post(f"/api/collections/{COLLECTION}/documents",
+                       files={"file": ("Dienstanweisungen.md", big_handbook())})
+        assert r.status_code == 202, r.text
+        interrupted = r.json()["job"]["id"]
+        wait_job(admin, interrupted, lambda j: j["status"] == "running" and j["stage"] == "embed")
+        with Load(service.url, admin_key, MINIMAL["id"]) as load:
+            deadline = time.monotonic() + 60
+            while not load.busy(saves=5, exports=1):
+                assert time.monotonic() < deadline and not load.errors, f"no saves and exports: {load.errors}"
+                time.sleep(0.05)
+            job = admin.get(f"/api/jobs/{interrupted}").json()["job"]
+            assert job["status"] == "running", f"the handbook was taken in before the kill; make it bigger: {job}"
+            last = admin.put(f"/api/apps/{MINIMAL['id']}", json={**MINIMAL, "description": "Die letzte."})
+            assert last.status_code == 200, last.text
+            service.kill()  # right after the 200, with the ingestion, saves and exports under way
+        assert load.errors == []
+        in_flight = dict(load.pending)
+        saved = [*load.saved, last.json()["version"]]
 
-    restarted = Service(data, root / "restarted.log")
-    try:
-        restarted.wait_ready()
-        with httpx.Client(base_url=restarted.url, headers={"Authorization": f"Bearer {admin_key}"},
-                          timeout=60) as admin, \
-                httpx.Client(base_url=restarted.url, headers={"Authorization": f"Bearer {staff_key}"},
-                             timeout=60) as staff:
-            yield Crash(data, restarted, admin, staff, committed, interrupted, saved, load.exported, in_flight)
-    finally:
-        restarted.stop()
+    with Service(data, root / "restarted.log", SETTINGS) as restarted, \
+            httpx.Client(base_url=restarted.url, headers={"Authorization": f"Bearer {admin_key}"},
+                         timeout=60) as admin, \
+            httpx.Client(base_url=restarted.url, headers={"Authorization": f"Bearer {staff_key}"},
+                         timeout=60) as staff:
+        yield Crash(data, restarted, admin, staff, committed, interrupted, saved, load.exported, in_flight)
 
 
 def test_the_interrupted_upload_reports_failed_to_its_owner_only(crash: Crash) -> None:
