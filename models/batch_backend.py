@@ -26,6 +26,7 @@ class Sampling:
     top_p: float
     repeat_penalty: float
     seed: int
+    grammar: str | None = None  # GBNF every token must keep to (structured output)
 
 
 class BatchModel(Protocol):
@@ -84,4 +85,5 @@ class BatchSampler(Protocol):
 
 
 SamplerFactory = Callable[[Sampling, int], BatchSampler]
-"""Makes a request's sampler from its Sampling and the model's vocabulary size."""
+"""Makes a request's sampler from its Sampling and the model's vocabulary size (a grammar the
+engine cannot follow is refused before a request is queued: see LlamaChatModel.stream)."""

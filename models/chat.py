@@ -21,6 +21,7 @@ class SamplingParams:
     seed: int | None = None
     stop: Sequence[str] = field(default_factory=tuple)
     repeat_penalty: float = 1.0  # above 1 small models loop less in long texts (apps use 1.1)
+    grammar: str | None = None  # GBNF the answer must follow (structured output); None: free text
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class ContextLengthExceeded(ValueError):
             f"context length {limit} exceeded: {self.requested} tokens requested"
             f" ({prompt_tokens} in the messages, {max_tokens or 0} for the completion)"
         )
+
+
+class GrammarError(ValueError):
+    """The engine cannot follow the requested grammar (``GrammarError.detail`` says why, in English)."""
 
 
 class QueueFull(RuntimeError):

@@ -23,7 +23,7 @@ from models.batch_backend import Sampling
 from models.batch_job import Job
 from models.batching import DONE, Scheduler
 from models.chat import ChatEvent, ContextLengthExceeded, Message, SamplingParams, check_fits
-from models.llama_runtime import LlamaContext, LlamaModel, Sampler
+from models.llama_runtime import LlamaContext, LlamaModel, Sampler, check_grammar
 from models.prefix_cache import common_length
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ class LlamaChatModel:
         except MemoryError:
             model.close()
             raise
-        self._scheduler = Scheduler(model, self._context, samplers=Sampler, parallel=parallel,
+        self._scheduler = Scheduler(model, self._context, samplers=lambda s, n: Sampler(s, n, model.vocab),
+                                    parallel=parallel,
                                     max_queue=max_queue, prefix_slots=prefix_cache, prefix_cells=context_size,
                                     cells=pool)
         self._seed_source = random.Random()
@@ -163,6 +164,8 @@ class LlamaChatModel:
         chars = sum(len(m.content) for m in messages)
         if chars > self.context_length * 16:  # far beyond any tokenizer: refuse before the work
             raise ContextLengthExceeded(self.context_length, chars // 4, params.max_tokens)
+        if params.grammar is not None:  # a grammar llama.cpp cannot follow is refused before it waits
+            await asyncio.to_thread(check_grammar, self._model.vocab, params.grammar)
         with self._scheduler.preparing():
             tokens, template_stops, shared = await asyncio.to_thread(self._prepare, messages)
             budget = check_fits(self.context_length, len(tokens), params.max_tokens)
@@ -182,7 +185,7 @@ class LlamaChatModel:
             tokens=tokens,
             budget=budget,
             stops=stops,
-            sampling=Sampling(params.temperature, params.top_p, params.repeat_penalty, seed),
+            sampling=Sampling(params.temperature, params.top_p, params.repeat_penalty, seed, params.grammar),
             owner=owner,
             emit=lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
             shared_len=shared,

@@ -22,6 +22,7 @@ from pathlib import Path
 import llama_cpp as L
 
 from models.batch_backend import DecodeError, Sampling
+from models.chat import GrammarError
 
 log = logging.getLogger("llama.cpp")
 
@@ -41,19 +42,38 @@ def _log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 _backend_ready = False
 
 
+def grammar_sampler(vocab, grammar: str):
+    """llama.cpp's sampler for a GBNF grammar; GrammarError when it cannot parse it."""
+    sampler = L.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    if not sampler:
+        raise GrammarError("llama.cpp cannot parse the grammar")
+    return sampler
+
+
+def check_grammar(vocab, grammar: str) -> None:
+    """Raise GrammarError unless llama.cpp can follow the grammar (checked before a request waits)."""
+    L.llama_sampler_free(grammar_sampler(vocab, grammar))
+
+
 class Sampler:
     """One request's sampler chain (penalties, top-k, top-p, min-p, temperature, seeded draw; greedy at 0)."""
 
     PENALTY_WINDOW = 64
 
-    def __init__(self, s: Sampling, vocab_size: int) -> None:
+    def __init__(self, s: Sampling, vocab_size: int, vocab=None) -> None:
+        """``vocab``: the model's vocabulary, needed for a grammar (structured output)."""
         self.penalised = s.repeat_penalty != 1.0
         chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         if not chain:
             raise MemoryError("llama.cpp could not create a sampler")
         self._chain = chain
+        self._penalties = None
+        if s.grammar is not None:  # first: what the grammar forbids never reaches the draw
+            self._add(grammar_sampler(vocab, s.grammar))
         if self.penalised:
-            self._add(L.llama_sampler_init_penalties(vocab_size, self.PENALTY_WINDOW, s.repeat_penalty, 0.0, 0.0))
+            self._penalties = L.llama_sampler_init_penalties(vocab_size, self.PENALTY_WINDOW, s.repeat_penalty,
+                                                             0.0, 0.0)
+            self._add(self._penalties)
         if s.temperature <= 0:
             self._add(L.llama_sampler_init_greedy())
         else:
@@ -68,10 +88,10 @@ class Sampler:
 
     def remember(self, tokens: Sequence[int]) -> None:
         """Feed prompt tokens to the repeat penalty, as if they had been sampled."""
-        if not self.penalised:
+        if self._penalties is None:
             return
-        for token in tokens[-self.PENALTY_WINDOW:]:
-            L.llama_sampler_accept(self._chain, token)
+        for token in tokens[-self.PENALTY_WINDOW:]:  # the penalties only: a grammar starts at the answer
+            L.llama_sampler_accept(self._penalties, token)
 
     def sample(self, context: LlamaContext, index: int) -> int:
         """The next token from the logits at ``index`` of the context's last batch (accepted into the chain)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
+from appliance.chat.structured import grammar_for
 from appliance.engines import Models
 from appliance.infra.errors import ApiError
 from models.chat import (
@@ -12,6 +14,7 @@ from models.chat import (
     ChatModel,
     ContextLengthExceeded,
     Finish,
+    GrammarError,
     Message,
     QueueFull,
     SamplingParams,
@@ -65,12 +68,16 @@ class ChatService:
         *,
         owner: str = "",
         system_shared: bool = False,
+        response_format: dict | None = None,
     ) -> tuple[ChatModel, AsyncIterator[ChatEvent]]:
         """With ``shrink_to_fit``, max_tokens is a ceiling: when the prompt leaves less room but at
         least that many tokens, the answer gets what is left instead of an error. ``owner`` and
-        ``system_shared``: see ChatModel.stream."""
+        ``system_shared``: see ChatModel.stream. ``response_format`` (OpenAI's): the answer is JSON,
+        or JSON following a schema, kept to by a grammar (appliance.chat.structured)."""
         model = self.models.chat(model_id)
         who = {"owner": owner, "system_shared": system_shared}
+        if response_format is not None:
+            params = replace(params, grammar=await asyncio.to_thread(grammar_for, response_format))
         try:
             try:
                 return model, await model.stream(messages, params, **who)
@@ -83,6 +90,10 @@ class ChatService:
             raise context_error(exc) from None
         except QueueFull as exc:
             raise queue_error(exc) from None
+        except GrammarError as exc:
+            raise ApiError(400, f"Das Modell kann diesem Format nicht folgen ({exc}).",
+                           f"The model cannot follow this format ({exc}).", code="invalid_response_format",
+                           param="response_format") from None
 
     async def texts(
         self,

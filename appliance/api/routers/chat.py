@@ -59,7 +59,8 @@ async def chat_completions(
     req: ChatCompletionRequest, chat: ChatDep, who: PrincipalDep, request: Request
 ) -> ChatCompletion | StreamingResponse:
     # a system message sent with the request is this person's: its computed prefix serves only them
-    model, events = await chat.start(req.model, to_messages(req), to_params(req), owner=who.name)
+    model, events = await chat.start(req.model, to_messages(req), to_params(req), owner=who.name,
+                                     response_format=req.response_format.as_dict() if req.response_format else None)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     try:
