@@ -203,11 +203,12 @@ def same_origin(origin: str, host: str) -> bool:
 
 class SameOrigin:
     """Pages of another website cannot act with a person's session: a request that changes something
-    (POST, PUT, PATCH, DELETE), sent by a browser from another origin (its Origin header, or
-    Sec-Fetch-Site: cross-site where a browser sends no Origin), is refused with 403 before anything
-    reads it; and no answer grants another origin access with credentials (Gradio's own CORS would
-    grant any origin when the box is reached by its LAN address). Clients that are not browsers send
-    neither header and are not affected; the interpreter's WebSocket checks its Origin itself."""
+    (POST, PUT, PATCH, DELETE), sent by a browser from another origin (Sec-Fetch-Site other than
+    same-origin or none; from browsers without it, an Origin header naming another address), is
+    refused with 403 before anything reads it; and no answer grants another origin access with
+    credentials (Gradio's own CORS would grant any origin when the box is reached by its LAN
+    address). Clients that are not browsers send neither header and are not affected; the
+    interpreter's WebSocket checks its Origin itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -218,10 +219,12 @@ class SameOrigin:
             return
         headers = {name: value.decode("latin-1") for name, value in scope["headers"]
                    if name in (b"origin", b"host", b"sec-fetch-site")}
-        origin = headers.get(b"origin")
-        foreign = origin is not None and not same_origin(origin, headers.get(b"host", ""))
-        if scope["method"] not in SAFE_METHODS and (
-                foreign or (origin is None and headers.get(b"sec-fetch-site") == "cross-site")):
+        origin, site = headers.get(b"origin"), headers.get(b"sec-fetch-site")
+        if site is not None:  # set by the browser itself, beyond a page's reach; with our no-referrer
+            foreign = site not in ("same-origin", "none")  # policy a form's Origin is "null", this is not
+        else:
+            foreign = origin is not None and not same_origin(origin, headers.get(b"host", ""))
+        if scope["method"] not in SAFE_METHODS and foreign:
             await error_response(Request(scope), ForeignOrigin())(scope, receive, send)
             return
         if not foreign:
