@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from appliance.apps.fact_check import KINDS
 from appliance.apps.files import FileInput
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputField, InputType
@@ -85,6 +87,29 @@ def _example(spec: AppSpec) -> list:
             value = None
         out.append(value if value is not None else ([] if field.type is InputType.multi_choice else None))
     return out
+
+
+def _plain(text: str) -> str:
+    """A piece of the draft, shown as it is: no Markdown, no HTML, one line."""
+    return re.sub(r"([\\`*_\[\]#|~>])", r"\\\1", html.escape(re.sub(r"\s+", " ", text), quote=False))
+
+
+def unverified_md(result: dict[str, Any], lang: str) -> str:
+    """The fact check under the draft: each item of the draft that the inputs do not hold, with the words
+    around it, so the person finds and checks it (in words, not by colour alone)."""
+    items = result.get("unverified") or []
+    if not items:
+        return ""
+    output = result.get("output", "")
+    lines = [f"⚠️ **{t('apps_unverified', lang)}:**", ""]
+    for item in items:
+        start, end = item["start"], item["end"]
+        before, after = output[max(0, start - 40):start], output[end:end + 40]
+        context = f"…{_plain(before)}**{_plain(item['text'])}**{_plain(after)}…"
+        label = KINDS.get(item["kind"], ("Angabe", "Item"))[0 if lang == "de" else 1]
+        quoted = f"„{_plain(item['text'])}“" if lang == "de" else f"“{_plain(item['text'])}”"
+        lines.append(f"- {label} {quoted}: {context}")
+    return "\n".join([*lines, "", f"*{t('apps_unverified_hint', lang)}*"])
 
 
 def _tile_html(app: dict[str, Any]) -> str:
@@ -172,6 +197,7 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                 generate = gr.Button(t("apps_generate", lang), variant="primary", elem_id="app-generate")
                 stop = gr.Button(t("stop", lang), variant="stop", elem_id="app-stop")
             output = gr.Markdown(elem_id="app-output", buttons=["copy"], min_height=80)
+            checked = gr.Markdown(elem_id="app-unverified")  # the fact check: under the draft, not in its copy
             raw = gr.Textbox(visible=False, elem_id="app-raw")
             draft_flag = gr.Checkbox(value=draft, visible=False)
             app_box = gr.Textbox(value=app_id, visible=False)  # a State never reaches the browser's JS
@@ -180,29 +206,31 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                 download = gr.Button(t("apps_download", lang), elem_id="app-download", interactive=False)
                 restart = gr.Button(t("apps_restart", lang), elem_id="app-restart")
 
-            async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict]]:
+            async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict, str]]:
                 principal, lang = session.who(request)
                 if principal is None:
                     raise gr.Error(t("models_loading", lang))
                 try:
                     values = await asyncio.to_thread(_values, spec.inputs, raw_values)
                     answer = await service.run(principal, app_id, values, draft)
-                    yield "", "", "", gr.update(interactive=False)
+                    yield "", "", "", gr.update(interactive=False), ""
                     async for text in growing(answer):
-                        yield text, "", "", gr.update(interactive=False)
+                        yield text, "", "", gr.update(interactive=False), ""
                 except ApiError as exc:
                     raise _error(exc, lang) from None
                 result = answer.result or {}
                 sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
                 shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
-                yield shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True)
+                yield (shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True),
+                       unverified_md(result, lang))
 
-            running = generate.click(run, fields, [output, raw, language, download], concurrency_limit=None)
+            running = generate.click(run, fields, [output, raw, language, download, checked],
+                                     concurrency_limit=None)
             stop.click(None, None, None, cancels=[running])
             example.click(lambda: _example(spec), None, fields)
             download.click(None, [raw, app_box, draft_flag, language], None, js=DOWNLOAD_JS)
-            restart.click(lambda: [*([None] * len(fields)), "", "", "", gr.update(interactive=False)], None,
-                          [*fields, output, raw, language, download])
+            restart.click(lambda: [*([None] * len(fields)), "", "", "", gr.update(interactive=False), ""], None,
+                          [*fields, output, raw, language, download, checked])
 
     back.click(lambda: ("", gr.update(visible=True), gr.update(visible=False)), None, [selected, catalogue, runner])
 

@@ -126,6 +126,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "apps_saved": {"de": "Gespeichert.", "en": "Saved."},
     "apps_usage": {"de": "Nutzung je App und Tag (letzte 30 Tage, ohne Personenbezug)",
                    "en": "Use per app and day (last 30 days, not per person)"},
+    "apps_unverified": {"de": "Nicht in Ihren Angaben gefunden – bitte prüfen",
+                        "en": "Not found in your input – please check"},
+    "apps_unverified_hint": {
+        "de": "Die Faktenprüfung vergleicht Daten, Uhrzeiten, Zahlen, Beträge, Telefonnummern, E-Mail-Adressen,"
+        " Namen und Medikamente im Entwurf mit Ihren Angaben. Was dort nicht steht, kann erfunden sein.",
+        "en": "The fact check compares the dates, times, numbers, amounts, phone numbers, e-mail addresses, names"
+        " and medications in the draft with your input. What is not there may be made up."},
     "tab_builder": {"de": "App-Baukasten", "en": "App builder"},
     "b_pick": {"de": "App zum Bearbeiten", "en": "App to edit"},
     "b_new": {"de": "Neue App", "en": "New app"},

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from appliance.apps.fact_check import check
 from appliance.apps.files import read_files
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
@@ -82,9 +83,14 @@ def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks,
 
 
 def result(prepared: Prepared, output: str) -> dict[str, Any]:
-    """The run's result as the API answers it: the text, the AI-draft label, sources where it drew on handbooks."""
-    out = {"app": prepared.spec.id, "version": prepared.version, "output": output.strip(),
-           "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL}
+    """The run's result as the API answers it: the text, the AI-draft label, sources where it drew on
+    handbooks, and ``unverified``: the dates, times, numbers, names ... of the text that nothing the model
+    was given holds (inputs, the app's instructions and template, the passages), with their offsets in it."""
+    text = output.strip()
+    given = [m.content for m in prepared.messages]
+    out = {"app": prepared.spec.id, "version": prepared.version, "output": text,
+           "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL,
+           "unverified": [] if prepared.declined else [u.as_dict() for u in check(text, None, given)]}
     if prepared.language:  # for the Word document: Arabic, Farsi, ... are set right to left
         out["language"] = prepared.language
     if prepared.spec.collection:
