@@ -18,7 +18,7 @@ import gradio as gr
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
 from appliance.infra.errors import ApiError
-from ui.apps_page import AREAS, _component, _values
+from ui.apps_page import AREAS, _component, _values, unverified_md
 from ui.builder_spec import (
     ICONS,
     NEW,
@@ -139,7 +139,9 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
                     except ApiError as exc:
                         raise fail(exc, lang) from None
                     result = answer.result or {}
-                    yield f"{result['output']}\n\n---\n*{result['label']}*", sample_inputs(inputs)
+                    checked = unverified_md(result, lang)  # the fact check, as staff will see it
+                    yield (f"{result['output']}\n\n---\n*{result['label']}*" + (f"\n\n{checked}" if checked else ""),
+                           sample_inputs(inputs))
 
                 go.click(try_it, [*editor, fields, *components], [trial_output, sample], concurrency_limit=None)
 
