@@ -169,6 +169,14 @@ class HandbookSettings(Section):
         9.0, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own."
     )
     sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
+    parse_timeout_s: int = Field(
+        120, ge=1, le=3600, description="Seconds reading one handbook file may take (in a child process of its own);"
+        " longer: the child is stopped and the upload fails with parse_timeout."
+    )
+    parse_memory_mb: int = Field(
+        2048, ge=256, le=65536, description="Memory (address space) in MB of the child process that reads one"
+        " handbook file; more: the upload fails with file_too_complex."
+    )
 
 
 class AppsSettings(Section):

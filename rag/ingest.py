@@ -12,7 +12,7 @@ from models.embeddings import Embedder
 from rag.chunking import Chunk, chunk_document
 from rag.documents import ParseError
 from rag.index import DocumentInfo, HandbookIndex, _now
-from rag.parsers import parse
+from rag.isolation import PARSER, parse_isolated
 
 Progress = Callable[[str, float], None]
 """Called with a stage ('parse', 'embed', 'index') and the share done (0..1)."""
@@ -47,10 +47,16 @@ def _noop(_: str, __: float) -> None:
 
 
 class Ingestor:
-    def __init__(self, index: HandbookIndex, embedder: Embedder, originals: Path) -> None:
+    def __init__(self, index: HandbookIndex, embedder: Embedder, originals: Path, parse_timeout_s: float = 120,
+                 parse_memory_mb: int = 2048) -> None:
+        """Each file is parsed in a child process, killed after ``parse_timeout_s`` seconds and limited
+        to ``parse_memory_mb`` MB (rag.isolation): a crafted file cannot hold up the uploads after it."""
         self.index = index
         self.embedder = embedder
         self.originals = originals
+        self.parse_timeout_s = parse_timeout_s
+        self.parse_memory_mb = parse_memory_mb
+        self.parser = PARSER  # module:function the child calls (tests: one that hangs)
 
     def original_path(self, document_id: str, filename: str) -> Path:
         return self.originals / f"{document_id}{PurePath(filename).suffix.lower()}"
@@ -64,7 +70,7 @@ class Ingestor:
             progress("index", 1.0)
             return IngestResult(same, "unchanged")
         progress("parse", 0.0)
-        parsed = parse(data, filename)
+        parsed = parse_isolated(data, filename, self.parse_timeout_s, self.parse_memory_mb, self.parser)
         chunks = chunk_document(parsed)
         progress("parse", 1.0)
         texts = [embedding_text(c) for c in chunks]

@@ -6,7 +6,9 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import PurePath
 
 from rag.clean import clean_pages
@@ -44,6 +46,47 @@ def _text(data: bytes) -> str:
 
 def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+# DOCX and EPUB are ZIP archives: limits far beyond any real handbook, checked in the archive's directory
+# before anything is unpacked (Python's zipfile never unpacks more than a member's declared size)
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_TOTAL_MB = 200  # all members unpacked
+MAX_ZIP_MEMBER_MB = 100  # one member unpacked
+MAX_ZIP_RATIO = 200  # unpacked size / packed size, for members above RATIO_FROM_MB
+RATIO_FROM_MB = 5
+
+
+def too_complex(why: str) -> ParseError:
+    return ParseError(f"Die Datei ist zu groß oder zu verschachtelt, um sie zu lesen ({why}). Bitte als PDF"
+                      " speichern und erneut hochladen.", code="file_too_complex")
+
+
+def check_zip(data: bytes) -> None:
+    """ParseError (file_too_complex) for a ZIP bomb; a broken archive is left to the parser to report."""
+    mb = 1024 * 1024
+    # each entry of the central directory starts with this signature: an upper bound on the entries,
+    # counted before zipfile builds an object per entry (a 50 MB file can hold 600,000 empty ones)
+    if data.count(b"PK\x01\x02") > MAX_ZIP_ENTRIES:
+        raise too_complex(f"mehr als {MAX_ZIP_ENTRIES:,} Teile".replace(",", "."))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    if len(members) > MAX_ZIP_ENTRIES:
+        raise too_complex(f"mehr als {MAX_ZIP_ENTRIES:,} Teile".replace(",", "."))
+    total = 0
+    for member in members:
+        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise too_complex("ungewöhnliches Packverfahren")
+        if member.file_size > MAX_ZIP_MEMBER_MB * mb:
+            raise too_complex(f"ein Teil ist entpackt größer als {MAX_ZIP_MEMBER_MB} MB")
+        if member.file_size > RATIO_FROM_MB * mb and member.file_size > MAX_ZIP_RATIO * max(1, member.compress_size):
+            raise too_complex(f"ein Teil ist mehr als {MAX_ZIP_RATIO}-fach gepackt")
+        total += member.file_size
+        if total > MAX_ZIP_TOTAL_MB * mb:
+            raise too_complex(f"entpackt größer als {MAX_ZIP_TOTAL_MB} MB")
 
 
 def _pdf_labels(data: bytes, count: int) -> list[str | None]:
@@ -121,29 +164,64 @@ def _split_pdf_headings(pages: list[Page]) -> list[Page]:
 def parse_docx(data: bytes, title: str) -> ParsedDocument:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
 
+    check_zip(data)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        blocks = _docx_paragraphs(document) + _docx_tables(document)
+        core_title = (document.core_properties.title or "").strip()
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError, etree.LxmlError) as exc:
         raise ParseError(f"Die Word-Datei ist beschädigt oder unlesbar ({type(exc).__name__}).") from None
+    return ParsedDocument(core_title or title, [Page(None, blocks)], MEDIA_TYPES[".docx"])
+
+
+def _docx_paragraphs(document) -> list[Block]:
+    """Paragraphs, those in a heading style as headings. Each style is looked up once: python-docx's
+    paragraph.style searches all styles for each paragraph (many styles times many paragraphs)."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    styles = document.styles
+    default = styles.default(WD_STYLE_TYPE.PARAGRAPH)  # a paragraph without a (known) style has this one
+    default_name = default.name if default is not None else ""
+    names = {s.style_id: s.name for s in styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
     blocks = []
     for para in document.paragraphs:
         text = _nfc(para.text.strip())
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
+        style = names.get(para._p.style, default_name) or ""
         match = re.match(r"(?:Heading|Überschrift)\s*(\d)", style)
         if match or style == "Title":
             blocks.append(Block("heading", text, int(match.group(1)) if match else 1))
         else:
             blocks.append(Block("text", text))
-    for table in document.tables:
-        for row in table.rows:
-            cells = [_nfc(c.text.strip()) for c in row.cells if c.text.strip()]
+    return blocks
+
+
+def _docx_tables(document) -> list[Block]:
+    """Each table row as one block, its cells apart by " | ", a merged cell once. Read from the XML in one
+    pass: python-docx's row.cells repeats a cell once per column it spans (a crafted w:gridSpan of a
+    hundred million: minutes and gigabytes) and searches for the cell above a vertical merge row by row."""
+    from docx.oxml.ns import qn
+
+    blocks = []
+    for tbl in document.element.body.iterchildren(qn("w:tbl")):
+        above: dict[int, str] = {}  # the row above: its cells' text by the grid column they start in
+        for tr in tbl.iterchildren(qn("w:tr")):
+            here: dict[int, str] = {}
+            column = tr.grid_before
+            for tc in tr.iterchildren(qn("w:tc")):
+                if tc.vMerge == "continue":  # the lower part of a vertically merged cell: the text above
+                    here[column] = above.get(column, "")
+                else:
+                    here[column] = _nfc("\n".join(p.text for p in tc.iterchildren(qn("w:p"))).strip())
+                column += tc.grid_span
+            cells = [text for text in here.values() if text]
             if cells:
                 blocks.append(Block("text", " | ".join(dict.fromkeys(cells))))
-    core_title = (document.core_properties.title or "").strip()
-    return ParsedDocument(core_title or title, [Page(None, blocks)], MEDIA_TYPES[".docx"])
+            above = here
+    return blocks
 
 
 def parse_markdown(data: bytes, title: str) -> ParsedDocument:
@@ -165,25 +243,72 @@ def parse_markdown(data: bytes, title: str) -> ParsedDocument:
     return ParsedDocument(_first_heading(blocks) or title, [Page(None, blocks)], "text/markdown")
 
 
-def _html_blocks(html: str) -> tuple[str, list[Block]]:
-    from bs4 import BeautifulSoup
+_BLOCK_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre", "blockquote", "dt", "dd"})
+_SKIPPED_TAGS = frozenset({"script", "style", "nav", "footer", "header", "noscript"})
+_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                        "source", "track", "wbr"})
 
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "nav", "footer", "header", "noscript"]):
-        tag.decompose()
+
+class _HtmlBlocks(HTMLParser):
+    """Headings and text blocks of an HTML page in one pass, without building a tree: each piece of text
+    belongs to the innermost heading, paragraph, list item, cell, ... around it, so a page nested 100,000
+    levels deep costs no more than a flat one. Text in scripts, styles, navigation, header and footer is
+    left out. An end tag closes the elements opened after its own; one that was never opened is ignored."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        # the open elements: (tag, index of the innermost block around it, text left out, inside <title>)
+        self.stack: list[tuple[str, int | None, bool, bool]] = [("", None, False, False)]
+        self.open: Counter[str] = Counter()
+        self.blocks: list[tuple[str, list[str]]] = []
+        self.title: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _VOID_TAGS:
+            return
+        _, block, skipped, in_title = self.stack[-1]
+        skipped = skipped or tag in _SKIPPED_TAGS
+        if tag in _BLOCK_TAGS and not skipped:
+            block = len(self.blocks)
+            self.blocks.append((tag, []))
+        if tag == "title" and self.title is None and not skipped:
+            self.title, in_title = [], True
+        self.stack.append((tag, block, skipped, in_title))
+        self.open[tag] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open[tag]:
+            return
+        while True:
+            closed = self.stack.pop()[0]
+            self.open[closed] -= 1
+            if closed == tag:
+                return
+
+    def handle_data(self, data: str) -> None:
+        _, block, skipped, in_title = self.stack[-1]
+        if skipped:
+            return
+        if in_title and self.title is not None:
+            self.title.append(data)
+        if block is not None:
+            self.blocks[block][1].append(data)
+
+
+def _html_blocks(html: str) -> tuple[str, list[Block]]:
+    parser = _HtmlBlocks()
+    parser.feed(html)
+    parser.close()
     blocks = []
-    for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre", "blockquote", "dt", "dd"]):
-        if el.find(["p", "li", "h1", "h2", "h3", "h4", "h5", "h6"]):
-            continue  # the inner elements carry the text
-        text = _nfc(" ".join(el.get_text(" ").split()))
+    for tag, pieces in parser.blocks:
+        text = _nfc(" ".join(" ".join(pieces).split()))
         if not text:
             continue
-        if el.name[0] == "h" and el.name[1:].isdigit():
-            blocks.append(Block("heading", text, int(el.name[1])))
+        if tag[0] == "h":
+            blocks.append(Block("heading", text, int(tag[1])))
         else:
             blocks.append(Block("text", text))
-    page_title = soup.title.get_text().strip() if soup.title else ""
-    return page_title, blocks
+    return "".join(parser.title or []).strip(), blocks
 
 
 def parse_html(data: bytes, title: str) -> ParsedDocument:
@@ -200,6 +325,7 @@ def parse_epub(data: bytes, title: str) -> ParsedDocument:
     import ebooklib
     from ebooklib import epub
 
+    check_zip(data)
     try:
         import tempfile
 

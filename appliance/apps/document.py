@@ -17,10 +17,14 @@ from datetime import datetime
 from pathlib import Path
 
 from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT, WD_TABLE_DIRECTION
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt, RGBColor
+from docx.oxml.table import CT_Tbl
+from docx.shared import Cm, Emu, Pt, RGBColor
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
 
 from appliance.apps.text_direction import is_german, language_is_rtl, one_way_pieces, text_is_rtl
@@ -28,7 +32,8 @@ from appliance.apps.text_direction import is_german, language_is_rtl, one_way_pi
 AI_MARK = "KI-Entwurf – von einem Menschen zu prüfen, bevor er verwendet wird."
 AI_KEYWORDS = "KI-generiert; AI-generated; Entwurf"
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
-_MD = MarkdownIt("commonmark").enable("table")
+_MD = MarkdownIt("commonmark").enable("table")  # nesting deeper than 20 levels is left out (maxNesting)
+MAX_TABLE_ROWS, MAX_TABLE_COLUMNS = 500, 50  # far beyond a letter; beyond them a table becomes paragraphs
 # what may follow w:bidi in a paragraph's properties (ECMA-376 CT_PPrBase), in order
 _AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
                "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
@@ -58,13 +63,26 @@ def _inline(paragraph, children) -> None:
         elif tok.type in ("text", "code_inline", "html_inline"):
             for piece in one_way_pieces(tok.content):  # an Arabic run and a Latin placeholder apart
                 run = paragraph.add_run(piece)
-                run.bold, run.italic = bold or None, italic or None
+                if bold:  # only then: setting None would still add an empty w:rPr to every run
+                    run.bold = True
+                if italic:
+                    run.italic = True
 
 
 def _markdown(container, text: str) -> None:
     """Markdown into a document or a table cell (both have add_paragraph and add_table)."""
     tokens = _MD.parse(text)
     lists: list[str] = []
+    style_ids: dict[str, str | None] = {}
+
+    def styled(name: str):
+        """A paragraph in a style looked up once (python-docx looks it up among all styles on each set)."""
+        if name not in style_ids:
+            style_ids[name] = container.part.get_style_id(name, WD_STYLE_TYPE.PARAGRAPH)
+        paragraph = container.add_paragraph()
+        paragraph._p.style = style_ids[name]
+        return paragraph
+
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -74,12 +92,11 @@ def _markdown(container, text: str) -> None:
             lists.pop()
         elif tok.type == "heading_open":
             level = int(tok.tag[1])
-            paragraph = container.add_paragraph(style=f"Heading {min(level + 1, 4)}")
+            paragraph = styled(f"Heading {min(level + 1, 4)}")
             _inline(paragraph, tokens[i + 1].children)
             i += 2
         elif tok.type == "paragraph_open":
-            style = lists[-1] if lists else None
-            paragraph = container.add_paragraph(style=style)
+            paragraph = styled(lists[-1]) if lists else container.add_paragraph()
             _inline(paragraph, tokens[i + 1].children)
             i += 2
         elif tok.type == "table_open":
@@ -92,6 +109,9 @@ def _markdown(container, text: str) -> None:
 
 
 def _table(container, tokens, i: int) -> int:
+    """A Markdown table as a Word table, filled row by row (python-docx's table.cell() walks the whole
+    table on each call). Rows beyond MAX_TABLE_ROWS, and a table wider than MAX_TABLE_COLUMNS (no page
+    holds it), become plain paragraphs with the cells apart by " | ": nothing is lost, the export never fails."""
     rows: list[list[list]] = []
     while tokens[i].type != "table_close":
         if tokens[i].type == "tr_open":
@@ -99,18 +119,57 @@ def _table(container, tokens, i: int) -> int:
         elif tokens[i].type == "inline":
             rows[-1].append(tokens[i].children)
         i += 1
-    if rows:
-        width = max(len(r) for r in rows)
-        table = container.add_table(rows=len(rows), cols=width)
+    width = max((len(r) for r in rows), default=0)
+    kept = rows[:MAX_TABLE_ROWS] if 0 < width <= MAX_TABLE_COLUMNS else []
+    if kept:
+        table = container.add_table(rows=len(kept), cols=width)
         table.style = "Table Grid"
-        for r, row in enumerate(rows):
-            for c, children in enumerate(row):
-                cell = table.cell(r, c)
-                _inline(cell.paragraphs[0], children)
+        for r, (tr, row) in enumerate(zip(table._tbl.tr_lst, kept, strict=True)):
+            for tc, children in zip(tr.tc_lst, row, strict=False):
+                paragraph = _Cell(tc, table).paragraphs[0]
+                _inline(paragraph, children)
                 if r == 0:
-                    for run in cell.paragraphs[0].runs:
+                    for run in paragraph.runs:
                         run.bold = True
+    for row in rows[len(kept):]:
+        paragraph = container.add_paragraph()
+        for c, children in enumerate(row):
+            if c:
+                paragraph.add_run(" | ")
+            _inline(paragraph, children)
     return i
+
+
+class _Body:
+    """The document's body for _markdown: each paragraph or table added in constant time (python-docx
+    looks for the section properties, the body's last element, among all its elements on each add,
+    which made a long text quadratic)."""
+
+    def __init__(self, doc) -> None:
+        self._doc = doc
+        self._end = doc.element.body.sectPr
+        section = doc.sections[-1]
+        self._width = Emu(section.page_width - section.left_margin - section.right_margin)
+
+    def _insert(self, element):
+        if self._end is None:
+            self._doc.element.body.append(element)
+        else:
+            self._end.addprevious(element)
+        return element
+
+    @property
+    def part(self):
+        return self._doc.part
+
+    def add_paragraph(self, text: str = "") -> Paragraph:
+        paragraph = Paragraph(self._insert(OxmlElement("w:p")), self._doc)
+        if text:
+            paragraph.add_run(text)
+        return paragraph
+
+    def add_table(self, rows: int, cols: int) -> Table:
+        return Table(self._insert(CT_Tbl.new_tbl(rows, cols, self._width)), self._doc)
 
 
 def _text(element) -> str:
@@ -204,7 +263,7 @@ def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: d
             if _column_is_rtl(heading, body, language):
                 _column_right_to_left(cell)
     else:
-        _markdown(doc, text)
+        _markdown(_Body(doc), text)
         default = bool(language_is_rtl(language))  # for a line without letters (a date, a line to sign)
         for element in heading_1.itersiblings():
             for p in element.iter(qn("w:p")):

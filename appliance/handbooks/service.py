@@ -60,7 +60,8 @@ class HandbookService:
         self.chat = chat
         self.settings = settings.handbooks
         self.index = HandbookIndex(engine, VectorStore(data / "chroma"))
-        self.ingestor = Ingestor(self.index, embedder, data / "documents")
+        self.ingestor = Ingestor(self.index, embedder, data / "documents", self.settings.parse_timeout_s,
+                                 self.settings.parse_memory_mb)
         self.retriever = Retriever(self.index, embedder)
         self.jobs = Jobs(engine)
         self.ingestor.recover()
