@@ -33,6 +33,11 @@ FILE_TYPES = [".pdf", ".docx", ".md", ".html", ".htm", ".txt", ".epub"]
 def _error(exc: ApiError, lang: str) -> gr.Error:
     return gr.Error(exc.message(lang))
 
+# Gradio's renders of one session share its page state, and two at once can break each other
+# ("dictionary changed size during iteration", gradio-app/gradio#9991): one render at a time, each
+# takes milliseconds
+ONE_RENDER_AT_A_TIME = {"concurrency_id": "render", "concurrency_limit": 1}
+
 
 def _component(field: InputField, lang: str):
     label = field.label + ("" if field.required else f" ({'optional' if lang == 'en' else 'freiwillig'})")
@@ -132,7 +137,8 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
             area = gr.Dropdown(choices=[(t("apps_all_areas", "de"), "")] + [(a, a) for a in AREAS], value="",
                                label=t("apps_area", "de"), scale=1, elem_id="apps-area")
 
-        @gr.render(inputs=[query, area], triggers=[page.load, query.change, area.change])
+        @gr.render(inputs=[query, area], triggers=[page.load, query.change, area.change],
+                   **ONE_RENDER_AT_A_TIME)
         def tiles(text: str, chosen: str, request: gr.Request) -> None:
             principal, lang = session.who(request)
             service = apps
@@ -165,7 +171,7 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
     with gr.Column(visible=False, elem_id="apps-runner") as runner:
         back = gr.Button(t("apps_back", "de"), size="sm", elem_id="apps-back")
 
-        @gr.render(inputs=[selected], triggers=[selected.change])
+        @gr.render(inputs=[selected], triggers=[selected.change], **ONE_RENDER_AT_A_TIME)
         def form(app_id: str, request: gr.Request) -> None:
             principal, lang = session.who(request)
             service = apps

@@ -18,7 +18,7 @@ import gradio as gr
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
 from appliance.infra.errors import ApiError
-from ui.apps_page import AREAS, _component, _values, unverified_md
+from ui.apps_page import AREAS, ONE_RENDER_AT_A_TIME, _component, _values, unverified_md
 from ui.builder_spec import (
     ICONS,
     NEW,
@@ -92,7 +92,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
             template = gr.Textbox(label=t("b_template", "de"), lines=5, elem_id="b-template")
             note = gr.Textbox(label=t("b_note", "de"), elem_id="b-note")
 
-            @gr.render(inputs=[fields])
+            @gr.render(inputs=[fields], **ONE_RENDER_AT_A_TIME)
             def insert_buttons(current_fields: list[dict], request: gr.Request) -> None:
                 _, lang = session.who(request)
                 if not current_fields:
@@ -107,7 +107,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
 
         with gr.Column(scale=2, elem_id="b-trial"):
             h_try = gr.Markdown(f"### {t('b_try', 'de')}")
-            @gr.render(inputs=[fields], triggers=[fields.change, page.load])
+            @gr.render(inputs=[fields], triggers=[fields.change, page.load], **ONE_RENDER_AT_A_TIME)
             def trial_form(current_fields: list[dict], request: gr.Request) -> None:
                 _, lang = session.who(request)
                 if not current_fields:
