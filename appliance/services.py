@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from appliance.apps.files import FileLimits
 from appliance.apps.service import AppService
 from appliance.chat.service import ChatService
 from appliance.config import Settings
@@ -65,7 +66,8 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
         chat=chat,
         handbooks=handbooks,
         apps=AppService(db.engine, chat, handbooks, branding.store, usage_days=settings.apps.usage_days,
-                        max_file_mb=settings.handbooks.max_upload_mb),
+                        files=FileLimits(settings.handbooks.max_upload_mb, settings.handbooks.parse_timeout_s,
+                                         settings.handbooks.parse_memory_mb)),
         transcription=TranscriptionService(models, settings.speech),
         embeddings=EmbeddingsService(models),
         read_aloud=read_aloud,

@@ -15,7 +15,8 @@ from typing import Any
 from appliance.apps.inputs import InputError
 from appliance.apps.spec import AppSpec, InputType
 from rag.documents import ParseError
-from rag.parsers import media_type_for, parse
+from rag.isolation import PARSER, parse_isolated
+from rag.parsers import media_type_for
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,20 @@ def _upload(name: str, label: str, value: Any) -> FileInput | None:
     return FileInput(filename.strip(), data)
 
 
-def file_text(name: str, label: str, upload: FileInput, max_mb: int) -> str:
+@dataclass(frozen=True)
+class FileLimits:
+    """How large a document for a file field may be, and how long and in how much memory it is read
+    (in a child process, as handbooks are: handbooks.parse_timeout_s, handbooks.parse_memory_mb)."""
+
+    max_mb: int = 50
+    timeout_s: float = 120
+    memory_mb: int = 2048
+    parser: str = PARSER  # module:function the child calls (tests: one that hangs)
+
+
+def file_text(name: str, label: str, upload: FileInput, limits: FileLimits) -> str:
     """The document's text, paragraph by paragraph; its type, size and readability checked."""
+    max_mb = limits.max_mb
     if len(upload.data) > max_mb * 1024 * 1024:
         raise InputError(name, f"„{label}“: die Datei ist zu groß (höchstens {max_mb} MB).",
                          f"'{label}': the file is too large (at most {max_mb} MB).", status=413,
@@ -54,13 +67,13 @@ def file_text(name: str, label: str, upload: FileInput, max_mb: int) -> str:
         raise InputError(name, f"„{label}“: die Datei ist leer (0 Byte).", f"'{label}': the file is empty (0 bytes).")
     try:
         media_type_for(upload.filename)
-        parsed = parse(upload.data, upload.filename)
+        parsed = parse_isolated(upload.data, upload.filename, limits.timeout_s, limits.memory_mb, limits.parser)
     except ParseError as exc:
         raise InputError(name, f"„{label}“: {exc}", f"'{label}': {exc}", status=exc.status, code=exc.code) from None
     return "\n\n".join(b.text for p in parsed.pages for b in p.blocks)
 
 
-def read_files(spec: AppSpec, inputs: Any, max_mb: int) -> Any:
+def read_files(spec: AppSpec, inputs: Any, limits: FileLimits) -> Any:
     """``inputs`` with each uploaded document of a file field replaced by its text (blocking: call it
     in a worker thread). Anything else is left for check_inputs to judge."""
     if not isinstance(inputs, dict):
@@ -71,5 +84,5 @@ def read_files(spec: AppSpec, inputs: Any, max_mb: int) -> Any:
             continue
         upload = _upload(field.name, field.label, out.get(field.name))
         if upload is not None:
-            out[field.name] = file_text(field.name, field.label, upload, max_mb)
+            out[field.name] = file_text(field.name, field.label, upload, limits)
     return out

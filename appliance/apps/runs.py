@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from appliance.apps.fact_check import check
-from appliance.apps.files import read_files
+from appliance.apps.files import FileLimits, read_files
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
 from appliance.apps.spec import AppSpec, InputType
@@ -47,12 +47,12 @@ class Prepared:
 
 
 def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks, collection_ok: bool,
-            max_file_mb: int) -> Prepared:
+            files: FileLimits) -> Prepared:
     """``handbooks`` gives the passages of an app that draws on a collection; ``collection_ok``:
-    that collection exists here; ``max_file_mb`` bounds a document for a file field. Blocking
+    that collection exists here; ``files`` bounds a document for a file field. Blocking
     (documents are read, passages retrieved): call it in a worker thread."""
     try:
-        values = check_inputs(spec, read_files(spec, inputs, max_file_mb))
+        values = check_inputs(spec, read_files(spec, inputs, files))
     except InputError as exc:
         raise ApiError(exc.status, exc.de, exc.en, code=exc.code, param=f"inputs.{exc.name}") from None
     try:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from appliance.apps.files import FileLimits
 from appliance.apps.runs import MIN_ANSWER_TOKENS, Prepared, prepare, result
 from appliance.apps.spec import AppSpec, SpecError, load_yaml, parse_spec
 from appliance.apps.store import AppStore, load_builtins
@@ -52,13 +53,14 @@ def _one_writer(method):
 
 class AppService:
     def __init__(self, engine: Engine, chat: ChatService | None = None, handbooks=None, branding=None,
-                 usage_days: int = 730, max_file_mb: int = 50) -> None:
+                 usage_days: int = 730, files: FileLimits | None = None) -> None:
         """``handbooks`` None: no embedding model, so apps that draw on a collection cannot run.
-        ``max_file_mb``: the largest document given to a file field (as for handbook uploads)."""
+        ``files``: how large a document given to a file field may be, and how long and in how much
+        memory it is read (as handbook uploads)."""
         self.store = AppStore(engine)
         self._writing = threading.RLock()
         self.usage_days = usage_days
-        self.max_file_mb = max_file_mb
+        self.files = files or FileLimits()
         self.builtins = load_builtins()
         self.chat = chat
         self.handbooks = handbooks
@@ -413,7 +415,7 @@ class AppService:
 
     def _prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any) -> Prepared:
         collection_ok = spec.collection is not None and self._collection_ok(spec.collection)
-        return prepare(who, spec, version, inputs, self.handbooks, collection_ok, self.max_file_mb)
+        return prepare(who, spec, version, inputs, self.handbooks, collection_ok, self.files)
 
     async def _generate(self, prepared: Prepared) -> AsyncIterator[str]:
         if prepared.declined:

@@ -96,3 +96,18 @@ async def test_the_web_ui_hands_the_same_upload_to_the_same_service(site) -> Non
     text = "".join([piece async for piece in answer])
     assert "Sommerfahrt" in text and answer.result["output"] == text.strip()
     assert answer.result["ai_generated"] is True
+
+
+async def test_a_document_that_cannot_be_read_in_time_is_a_clear_error(site) -> None:
+    """A document for a file field is read like a handbook: in a child process with a time limit, so a
+    crafted file cannot hold a worker thread for ever."""
+    from dataclasses import replace
+
+    app, api = site
+    services = app.state.services
+    assert services.apps.files.timeout_s == services.settings.handbooks.parse_timeout_s
+    services.apps.files = replace(services.apps.files, timeout_s=1, parser="tests.support.crafted_parsers:hang")
+    r = await api.post("/api/apps/bericht-kuerzen/run", data={"inputs": "{}", "draft": "true"},
+                       files={"bericht": ("haengt.md", REPORT, "text/markdown")})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "parse_timeout", r.text
+    assert r.json()["error"]["param"] == "inputs.bericht"
