@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -208,35 +209,36 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
             draft_flag = gr.Checkbox(value=draft, visible=False)
             app_box = gr.Textbox(value=app_id, visible=False)  # a State never reaches the browser's JS
             language = gr.Textbox(visible=False, elem_id="app-language")  # the chosen one: Arabic is set RTL
+            unverified = gr.Textbox(visible=False, elem_id="app-unverified-raw")  # the fact check for Word
             with gr.Row():
                 download = gr.Button(t("apps_download", lang), elem_id="app-download", interactive=False)
                 restart = gr.Button(t("apps_restart", lang), elem_id="app-restart")
 
-            async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict, str]]:
+            async def run(*raw_values) -> AsyncIterator[tuple[str, str, str, dict, str, str]]:
                 principal, lang = session.who(request)
                 if principal is None:
                     raise gr.Error(t("models_loading", lang))
                 try:
                     values = await asyncio.to_thread(_values, spec.inputs, raw_values)
                     answer = await service.run(principal, app_id, values, draft)
-                    yield "", "", "", gr.update(interactive=False), ""
+                    yield "", "", "", gr.update(interactive=False), "", ""
                     async for text in growing(answer):
-                        yield text, "", "", gr.update(interactive=False), ""
+                        yield text, "", "", gr.update(interactive=False), "", ""
                 except ApiError as exc:
                     raise _error(exc, lang) from None
                 result = answer.result or {}
                 sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
                 shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
                 yield (shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True),
-                       unverified_md(result, lang))
+                       unverified_md(result, lang), json.dumps(result.get("unverified") or [], ensure_ascii=False))
 
-            running = generate.click(run, fields, [output, raw, language, download, checked],
+            running = generate.click(run, fields, [output, raw, language, download, checked, unverified],
                                      concurrency_limit=None)
             stop.click(None, None, None, cancels=[running])
             example.click(lambda: _example(spec), None, fields)
-            download.click(None, [raw, app_box, draft_flag, language], None, js=DOWNLOAD_JS)
-            restart.click(lambda: [*([None] * len(fields)), "", "", "", gr.update(interactive=False), ""], None,
-                          [*fields, output, raw, language, download, checked])
+            download.click(None, [raw, app_box, draft_flag, language, unverified], None, js=DOWNLOAD_JS)
+            restart.click(lambda: [*([None] * len(fields)), "", "", "", gr.update(interactive=False), "", ""], None,
+                          [*fields, output, raw, language, download, checked, unverified])
 
     back.click(lambda: ("", gr.update(visible=True), gr.update(visible=False)), None, [selected, catalogue, runner])
 

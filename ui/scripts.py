@@ -3,11 +3,13 @@ session cookie, so a download or an export never lands in Gradio's file cache.""
 
 # the Word file comes straight from the API (session cookie), so no copy lands in Gradio's cache
 DOWNLOAD_JS = """
-async (text, appId, draft, language) => {
+async (text, appId, draft, language, unverified) => {
   if (!text || !appId) { return; }
+  let checked = [];
+  try { checked = JSON.parse(unverified || '[]'); } catch (e) {}
   const r = await fetch(`/api/apps/${encodeURIComponent(appId)}/document`, {
     method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({output: text, draft: !!draft, language: language || null})});
+    body: JSON.stringify({output: text, draft: !!draft, language: language || null, unverified: checked})});
   if (!r.ok) { let m = r.statusText; try { m = (await r.json()).error.message; } catch (e) {} alert(m); return; }
   const cd = r.headers.get('Content-Disposition') || '';
   const star = cd.match(/filename\\*=UTF-8''([^;]+)/);

@@ -228,8 +228,9 @@ def xml_safe(text: str) -> str:
 
 
 def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: datetime | None = None,
-          language: str | None = None) -> bytes:
-    """The DOCX; ``language`` is the language the user chose for the letter (e.g. "Arabisch"), if any.
+          language: str | None = None, note: str = "") -> bytes:
+    """The DOCX; ``language`` is the language the user chose for the letter (e.g. "Arabisch"), if any;
+    ``note`` (the fact check's line) stands under the text, marked like the AI-draft banner.
     Characters Word cannot hold are left out (never a failed export)."""
     when = when or datetime.now()
     title, text, app_title = xml_safe(title), xml_safe(text), xml_safe(app_title)
@@ -271,6 +272,9 @@ def build(title: str, text: str, letterhead: Letterhead, app_title: str, when: d
                     _right_to_left(p)
             if element.tag == qn("w:tbl") and text_is_rtl(_text(element), default):
                 element.bidiVisual_val = WD_TABLE_DIRECTION.RTL  # its first column on the right
+    if note:
+        checked = doc.add_paragraph().add_run(xml_safe(note))
+        checked.bold, checked.font.color.rgb = True, RGBColor(0x80, 0x30, 0x00)
 
     props = doc.core_properties
     props.title = title

@@ -371,10 +371,11 @@ class AppService:
         return [{"app": a, "day": d.isoformat(), "runs": n} for a, d, n in self.store.usage(since)]
 
     def document(self, who: Principal, app_id: str, output: str, draft: bool = False,
-                 language: str | None = None) -> tuple[str, bytes]:
+                 language: str | None = None, unverified: list[dict] | None = None) -> tuple[str, bytes]:
         """(file name, DOCX) of a generated text, on the facility's letterhead, marked as an AI draft;
-        ``language`` (a run's "language") sets Arabic, Farsi, ... right to left."""
-        from appliance.apps import document
+        ``language`` (a run's "language") sets Arabic, Farsi, ... right to left; ``unverified`` (the
+        run's fact check) is noted under the text."""
+        from appliance.apps import document, fact_check
 
         spec = self.spec(who, app_id, draft)
         brand = self.branding.get() if self.branding else None
@@ -382,7 +383,8 @@ class AppService:
                                          self.branding.logo() if self.branding else None,
                                          brand.address if brand else "")
         return document.file_name(spec.title), document.build(spec.title, output, letterhead, spec.title,
-                                                                language=language)
+                                                                language=language,
+                                                                note=fact_check.note(unverified or []))
 
     # -- runs -----------------------------------------------------------------------------------
 

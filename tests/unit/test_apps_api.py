@@ -221,6 +221,23 @@ async def test_word_document_with_branding_and_logo(box) -> None:
     assert doc.core_properties.content_status.startswith("KI-Entwurf")
 
 
+async def test_the_fact_check_of_a_run_is_noted_in_its_word_document(box) -> None:
+    anna = box["anna"]
+    unverified = [{"text": "14:30 Uhr", "kind": "time", "start": 20, "end": 29, "message": "…"},
+                  {"text": "38,5 °C", "kind": "quantity"}]
+    r = await anna.post("/api/apps/elternbrief/document",
+                        json={"output": "Treffpunkt um 14:30 Uhr, Fieber 38,5 °C.", "unverified": unverified})
+    assert r.status_code == 200, r.text
+    paragraphs = [p.text for p in Document(io.BytesIO(r.content)).paragraphs]
+    assert any(p.startswith("Faktenprüfung – nicht in Ihren Angaben gefunden, bitte prüfen: 14:30 Uhr")
+               and "38,5 °C" in p for p in paragraphs), paragraphs
+    r = await anna.post("/api/apps/elternbrief/document", json={"output": "Alles gefunden."})
+    assert not any(p.text.startswith("Faktenprüfung") for p in Document(io.BytesIO(r.content)).paragraphs)
+    too_many = await anna.post("/api/apps/elternbrief/document",
+                               json={"output": "x", "unverified": [{"text": "1"}] * 201})
+    assert too_many.status_code == 422 and too_many.json()["error"]["param"] == "unverified"
+
+
 async def test_a_letter_in_arabic_comes_back_with_its_language_and_is_set_right_to_left(box) -> None:
     anna = box["anna"]
     run = (await anna.post("/api/apps/elternbrief/run", json={"inputs": {**EXAMPLE, "sprache": "Arabisch"}})).json()

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from appliance.api import streaming
@@ -69,11 +69,22 @@ class PreviewRequest(BaseModel):
     stream: bool = False
 
 
+class UnverifiedItem(BaseModel):
+    """One item of a run's fact check (its ``unverified`` list), as the run answered it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Annotated[str, Field(max_length=32)] = ""
+
+
 class DocumentRequest(BaseModel):
     output: Annotated[str, Field(min_length=1, max_length=200_000)]
     draft: bool = False
     language: Annotated[str | None, Field(max_length=120, description="the run's \"language\" (e.g. Arabisch):"
                                           " a letter in Arabic, Farsi, ... is set right to left")] = None
+    unverified: Annotated[list[UnverifiedItem], Field(max_length=200, description="the run's fact check: noted in"
+                                                      " the document")] = []
 
 
 class Visibility(BaseModel):
@@ -161,7 +172,7 @@ async def run_app(app_id: str, apps: AppsDep, who: PrincipalDep,
 async def document(app_id: str, body: DocumentRequest, apps: AppsDep, who: PrincipalDep) -> Response:
     """A generated text as a Word document with the facility's letterhead and the AI-draft mark."""
     name, data = await run_in_threadpool(apps.document, who, app_id, body.output, body.draft,
-                                         body.language)
+                                         body.language, [item.model_dump() for item in body.unverified])
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": attachment(name)})
 
