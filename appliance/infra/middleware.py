@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -117,6 +118,20 @@ SECURITY_HEADERS = [
 ]
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
+def rewriting_headers(send: Send, rewrite: Callable[[Headers], Headers]) -> Send:
+    """``send`` with the response's headers passed through ``rewrite`` first (the body untouched)."""
+
+    async def rewritten(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": rewrite(list(message.get("headers", [])))}
+        await send(message)
+
+    return rewritten
+
+
 class SecurityHeaders:
     """The same protective headers on every answer: pages, API, files (pure ASGI, adds them once)."""
 
@@ -128,14 +143,11 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
+        def protected(headers: Headers) -> Headers:
+            present = {name.lower() for name, _ in headers}
+            return [*headers, *((name, value) for name, value in SECURITY_HEADERS if name not in present)]
 
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, rewriting_headers(send, protected))
 
 
 HSTS = (b"strict-transport-security", b"max-age=31536000")
@@ -156,19 +168,12 @@ class HttpsMarks:
             await self.app(scope, receive, send)
             return
 
-        async def marked(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = []
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"set-cookie" and not _SECURE.search(value):
-                        value = value + b"; Secure"
-                    headers.append((name, value))
-                if not any(name.lower() == HSTS[0] for name, _ in headers):
-                    headers.append(HSTS)
-                message = {**message, "headers": headers}
-            await send(message)
+        def marked(headers: Headers) -> Headers:
+            secure = [(name, value + b"; Secure" if name.lower() == b"set-cookie" and not _SECURE.search(value)
+                       else value) for name, value in headers]
+            return secure if any(name.lower() == HSTS[0] for name, _ in secure) else [*secure, HSTS]
 
-        await self.app(scope, receive, marked)
+        await self.app(scope, receive, rewriting_headers(send, marked))
 
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -231,10 +236,7 @@ class SameOrigin:
             await self.app(scope, receive, send)
             return
 
-        async def without_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _CORS]
-                message = {**message, "headers": kept}
-            await send(message)
+        def without_cors(headers: Headers) -> Headers:
+            return [(name, value) for name, value in headers if name.lower() not in _CORS]
 
-        await self.app(scope, receive, without_cors)
+        await self.app(scope, receive, rewriting_headers(send, without_cors))
