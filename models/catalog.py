@@ -3,6 +3,9 @@
 The built-in entries are in catalog.toml. Models that IT imports from disk and that are not in it
 (``appliance models import PATH --id ID --kind KIND``) are recorded with the sha256 taken at import
 in ``local-catalog.toml`` in the models directory; ``load_catalog(models_dir)`` merges them.
+
+Chat models for production carry the hardware tiers they are recommended for (``tiers``, see
+models/hardware.py); the small chat models from the package index are ``demo`` models.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 LOCAL_CATALOG = "local-catalog.toml"
 
 ModelKind = Literal["chat", "speech", "embedding", "voice"]
+Tier = Literal["cpu", "gpu8", "gpu16", "gpu24", "gpu48"]
+TIERS: tuple[Tier, ...] = ("cpu", "gpu8", "gpu16", "gpu24", "gpu48")
 
 
 class FilePart(BaseModel):
@@ -34,6 +39,7 @@ class ModelFile(BaseModel):
     sha256: str
     size: int
     parts: list[FilePart] = Field(default_factory=list)
+    url: str | None = Field(None, description="Where IT downloads the file on a networked PC (source import).")
 
 
 class CatalogEntry(BaseModel):
@@ -49,6 +55,10 @@ class CatalogEntry(BaseModel):
     hardware: str = ""
     default: bool = False
     context_length: int | None = None
+    tiers: list[Tier] = Field(
+        default_factory=list, description="Hardware tiers this chat model is recommended for (models/hardware.py)."
+    )
+    demo: bool = Field(False, description="A small model fit only to try the box out, not for production.")
     files: list[ModelFile]
     imported_at: datetime | None = None
 

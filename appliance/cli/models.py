@@ -1,15 +1,17 @@
-"""appliance models list|fetch|verify|import"""
+"""appliance models list|fetch|verify|import|recommend"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from appliance.cli.common import err, fail, out, settings
-from models.catalog import CatalogEntry, load_catalog, local_entries
+from models import hardware
+from models.catalog import TIERS, CatalogEntry, load_catalog, local_entries
 from models.fetch import fetch_model, import_local_model, import_model, source_files
 from models.store import FileState, ModelFileError, check_model, fix_command
 
@@ -46,16 +48,23 @@ def _model_state(checks) -> FileState:
     return FileState.ok
 
 
+def _use(entry: CatalogEntry) -> str:
+    """What a model is for: a demo model, or the hardware tiers it is recommended for."""
+    if entry.demo:
+        return "Demo"
+    return ", ".join(hardware.TIER_DE[t] for t in entry.tiers)
+
+
 @app.command("list")
 def list_models() -> None:
     """Alle Modelle des Katalogs und ob ihre Dateien da und intakt sind."""
     s = settings()
-    table = Table("Modell", "Art", "Größe", "Lizenz", "Quelle", "Standard", "Zustand")
+    table = Table("Modell", "Art", "Größe", "Lizenz", "Quelle", "Standard", "Einsatz", "Zustand")
     for entry in load_catalog(s.models_dir).models:
         size = sum(f.size for f in entry.files) / 1e6
         state = _model_state(check_model(s.models_dir, entry))
         table.add_row(entry.id, entry.kind, f"{size:,.0f} MB", entry.licence, SOURCE_DE[entry.source],
-                      "ja" if entry.default else "", STATE_DE[state])
+                      "ja" if entry.default else "", _use(entry), STATE_DE[state])
     out.print(table)
     err.print(f"Modellverzeichnis: {s.models_dir}")
 
@@ -151,3 +160,80 @@ def import_(
         fail(str(exc))
     err.print(f"{entry.id}: {len(entry.files)} Datei(en) als lokales {entry.kind}-Modell übernommen, sha256"
               f" festgehalten. Eintragen in appliance.toml ({CONFIG_KEY[entry.kind]}), dann den Dienst neu starten.")
+
+
+def _gb(mib: int) -> str:
+    return f"{mib / 1024:.0f} GB"
+
+
+def _detected(hw: hardware.Hardware) -> str:
+    """One line, e.g. 'Erkannt: 1 GPU, NVIDIA GeForce RTX 4090, 24 GB; 63 GB RAM; 16 Kerne'."""
+    names = [g.name for g in hw.gpus]
+    if not names:
+        gpus = "keine NVIDIA-GPU"
+    elif len(names) == 1:
+        gpus = f"1 GPU, {names[0]}, {_gb(hw.gpu_mib or 0)}"
+    else:
+        which = f"je {names[0]}" if len(set(names)) == 1 else " + ".join(names)
+        gpus = f"{len(names)} GPUs, {which}, {_gb(hw.gpu_mib or 0)} zusammen"
+    return f"Erkannt: {gpus}; {_gb(hw.ram_mib)} RAM; {hw.cores} Kerne"
+
+
+def _as_dict(entry: CatalogEntry) -> dict:
+    f = entry.main_file
+    return {"id": entry.id, "title": entry.title, "file": f.name, "size": f.size, "sha256": f.sha256, "url": f.url,
+            "licence": entry.licence, "languages": entry.languages, "hardware": entry.hardware,
+            "context_length": entry.context_length, "tiers": entry.tiers}
+
+
+@app.command("recommend")
+def recommend(
+    tier: str | None = typer.Option(None, "--tier", help="Stufe statt der erkannten, z. B. um für eine andere Box zu"
+                                    " planen: " + ", ".join(TIERS)),
+    as_json: bool = typer.Option(False, "--json", help="als JSON auf stdout"),
+) -> None:
+    """Die Chatmodelle, die zu dieser Box passen, und wie IT sie holt und importiert.
+
+    Erkennt GPU-Speicher (nvidia-smi), RAM und Kerne, nennt die Stufe und die empfohlenen Modelle mit
+    Datei, Größe, Lizenz, Download-Adresse und sha256, dann die Befehle für einen PC mit Internet und
+    für die Box.
+    """
+    if tier is not None and tier not in TIERS:
+        fail(f"Unbekannte Stufe '{tier}'. Stufen: {', '.join(TIERS)}")
+    hw = hardware.probe()
+    catalog = load_catalog()
+    chosen = tier or hw.tier
+    entries = hardware.models_for_tier(catalog, chosen) if tier else hardware.recommend(catalog, hw)
+    if as_json:
+        detected = {"gpus": [{"name": g.name, "memory_mib": g.memory_mib} for g in hw.gpus], "gpu_mib": hw.gpu_mib,
+                    "ram_mib": hw.ram_mib, "cores": hw.cores, "tier": hw.tier}
+        result = {"detected": detected, "tier": chosen, "models": [_as_dict(e) for e in entries]}
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    out.print(_detected(hw), highlight=False)
+    line = f"Stufe: {chosen} ({hardware.TIER_DE[chosen]})"
+    if tier and tier != hw.tier:
+        line += f", mit --tier gewählt; erkannt: {hw.tier}"
+    out.print(line, highlight=False)
+    if not entries:
+        least = min(hardware.ram_needed_mib(e) for e in hardware.models_for_tier(catalog, "cpu"))
+        fail(f"Kein Produktionsmodell passt in {_gb(hw.ram_mib)} RAM: die Modelle der Stufe cpu brauchen mindestens"
+             f" {_gb(least)} RAM. Mehr RAM oder eine GPU einbauen; für eine andere Box planen mit --tier.")
+    table = Table(Column("Modell", overflow="fold"), Column("Datei", overflow="fold"), "Größe", "Lizenz", "Hardware")
+    for e in entries:
+        table.add_row(e.id, e.main_file.name, f"{e.main_file.size / 1e9:.1f} GB", e.licence, e.hardware)
+    out.print(table)
+    for e in entries:
+        f = e.main_file
+        out.print(f"\n[bold]{e.id}[/]  ({e.title}, {e.licence})", highlight=False)
+        out.print(f"  URL:    {f.url}\n  sha256: {f.sha256}\n  Größe:  {f.size} Bytes", highlight=False)
+        out.print("  Auf einem PC mit Internet herunterladen und prüfen (sha256sum muss die sha256 oben zeigen):",
+                  highlight=False)
+        out.print(f"    curl -L -o {f.name} '{f.url}'\n    sha256sum {f.name}", highlight=False)
+        out.print("  Die Datei per USB-Stick auf die Box kopieren, dann auf der Box importieren (prüft die sha256"
+                  " noch einmal) und mit den App-Tests prüfen:", highlight=False)
+        out.print(f"    appliance models import /media/usb/{f.name} --id {e.id}\n    appliance models check {e.id}",
+                  highlight=False)
+    first = entries[0].id
+    out.print(f"\nDann die Id als erste in models.chat in appliance.toml eintragen, z. B.\n  [models]\n"
+              f'  chat = ["{first}"]\nund den Dienst neu starten.', highlight=False, markup=False)
