@@ -18,7 +18,7 @@ import gradio as gr
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
 from appliance.infra.errors import ApiError
-from ui.apps_page import AREAS, ONE_RENDER_AT_A_TIME, _component, _values, unverified_md
+from ui.apps_page import AREAS, ONE_RENDER_AT_A_TIME, _component, _values, label_md, unverified_md
 from ui.builder_spec import (
     ICONS,
     NEW,
@@ -29,9 +29,11 @@ from ui.builder_spec import (
     build_spec,
     field_name,
     fields_markdown,
+    kept_parts,
     sample_inputs,
     slug,
     version_markdown,
+    with_kept,
 )
 from ui.dictation import dictate_button
 from ui.i18n import t
@@ -45,6 +47,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
     current = gr.State(NEW)  # id of the app being edited; empty for a new one
     sample = gr.State({})  # the last inputs tried: saved as the app's example
     base_version = gr.State(None)  # the version the editor holds
+    kept = gr.State({})  # what the form does not show (sections, cases, ...): a save keeps it
     with gr.Row():
         pick = gr.Dropdown(choices=[], label=t("b_pick", "de"), scale=3, elem_id="b-pick")
         load = gr.Button(t("b_load", "de"), scale=1, elem_id="b-load")
@@ -128,22 +131,22 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
 
                 async def try_it(*values) -> AsyncIterator[tuple[str, dict]]:
                     service, principal, lang = who(request)  # the render's request: the same signed-in session
-                    editor_values, current_fields = values[: len(editor)], values[len(editor)]
-                    field_values = values[len(editor) + 1:]
+                    editor_values, current_fields, kept_now = values[: len(editor)], *values[len(editor):][:2]
+                    field_values = values[len(editor) + 2:]
                     inputs = await asyncio.to_thread(_values, spec.inputs, tuple(field_values))
                     try:
-                        answer = await service.preview(principal, build_spec(*editor_values, current_fields, None),
-                                                       inputs)
+                        app = with_kept(build_spec(*editor_values, current_fields, None), kept_now)
+                        answer = await service.preview(principal, app, inputs)
                         async for text in growing(answer):
                             yield text, sample_inputs(inputs)
                     except ApiError as exc:
                         raise fail(exc, lang) from None
                     result = answer.result or {}
                     checked = unverified_md(result, lang)  # the fact check, as staff will see it
-                    yield (f"{result['output']}\n\n---\n*{result['label']}*" + (f"\n\n{checked}" if checked else ""),
+                    yield (f"{result['output']}\n\n---\n{label_md(result)}" + (f"\n\n{checked}" if checked else ""),
                            sample_inputs(inputs))
 
-                go.click(try_it, [*editor, fields, *components], [trial_output, sample], concurrency_limit=None)
+                go.click(try_it, [*editor, fields, kept, *components], [trial_output, sample], concurrency_limit=None)
 
             trial_output = gr.Markdown(elem_id="b-trial-output", min_height=60)
             status = gr.Markdown(elem_id="b-status")
@@ -220,11 +223,11 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
 
     def save_app(editing, current_fields, example, app_id_, title_, description_, icon_, area_, audience_,
                  purpose_, risk_, output_, collection_, temperature_, length_, system_, template_, note_,
-                 base_version_, request: gr.Request):
+                 base_version_, kept_, request: gr.Request):
         service, principal, lang = who(request)
-        data = build_spec(app_id_, title_, description_, icon_, area_, audience_, purpose_, risk_, output_,
-                          collection_, temperature_, length_, system_, template_, note_, current_fields,
-                          example or None)
+        data = with_kept(build_spec(app_id_, title_, description_, icon_, area_, audience_, purpose_, risk_, output_,
+                                    collection_, temperature_, length_, system_, template_, note_, current_fields,
+                                    example or None), kept_)
         try:
             if editing:  # the version it was loaded at: a save over someone else's newer one is refused
                 saved = service.update(principal, editing, {**data, "id": editing, "version": base_version_})
@@ -236,7 +239,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
         return after_save(service, principal, saved, "✔ " + t("b_saved", lang).format(version=saved["version"]))
 
     save_outputs = [current, app_id, id_box, status, versions, pick, base_version]
-    save.click(save_app, [current, fields, sample, *editor, base_version], save_outputs)
+    save.click(save_app, [current, fields, sample, *editor, base_version, kept], save_outputs)
 
     def publish_app(editing, request: gr.Request):
         service, principal, lang = who(request)
@@ -302,11 +305,11 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
                 spec.category.value, spec.audience, spec.purpose, spec.risk.value, spec.output.value, spec.collection,
                 spec.params.temperature, spec.params.max_tokens, spec.system_prompt, spec.template, spec.note,
                 example, owner_note(detail["meta"], lang), gr.update(choices=versions_now, value=None), editing, "",
-                None if as_template else spec.version, ""]
+                None if as_template else spec.version, "", kept_parts(spec.model_dump(mode="json"))]
 
     load_outputs = [current, fields, field_list, remove_pick, app_id, title, description, icon, area, audience,
                     purpose, risk, output, collection, temperature, length, system, template, note, sample, status,
-                    versions, id_box, trial_output, base_version, version_view]
+                    versions, id_box, trial_output, base_version, version_view, kept]
 
     def load_app(chosen, request: gr.Request):
         service, principal, lang = who(request)
@@ -326,7 +329,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
         _, lang = session.who(request)
         return [NEW, [], t("b_no_fields", lang), gr.update(choices=[], value=None), "", "", "", "📝", "Alle",
                 ["staff", "app_author", "facility_admin"], "", "minimal", "markdown", None, 0.3, 800, "", "", "", {},
-                "", gr.update(choices=[], value=None), "", "", None, ""]
+                "", gr.update(choices=[], value=None), "", "", None, "", {}]
 
     new.click(new_app, None, load_outputs)
     title.blur(lambda text, current_id, editing: current_id if (current_id or editing) else slug(text or "")[:64],

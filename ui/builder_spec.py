@@ -91,6 +91,34 @@ def build_spec(app_id: str, title: str, description: str, icon: str, area: str, 
     return spec
 
 
+KEPT = ("sections", "layout", "cases")  # parts of an app the form does not show: a save keeps them as loaded
+
+
+def kept_parts(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the builder carries from a loaded app to its save untouched: its fixed sections, their
+    layout, its evaluation cases, the sampling settings the form has no control for, and its examples."""
+    kept = {k: spec[k] for k in KEPT if spec.get(k)}
+    params = {k: v for k, v in (spec.get("params") or {}).items() if k not in ("temperature", "max_tokens")}
+    if params:
+        kept["params"] = params
+    if spec.get("examples"):
+        kept["examples"] = spec["examples"]
+    return kept
+
+
+def with_kept(spec: dict[str, Any], kept: dict[str, Any] | None) -> dict[str, Any]:
+    """The app built from the form, plus what the form does not show (see kept_parts); what was
+    tried in the form replaces the first example."""
+    if not kept:
+        return spec
+    merged = {**{k: v for k, v in kept.items() if k not in ("params", "examples")}, **spec}
+    merged["params"] = {**kept.get("params", {}), **spec["params"]}
+    examples = spec.get("examples", []) + kept.get("examples", [])[1 if spec.get("examples") else 0:]
+    if examples:
+        merged["examples"] = examples[:10]
+    return merged
+
+
 def sample_inputs(inputs: dict) -> dict:
     """The inputs tried, kept as the app's example: a document's name stands in for its content."""
     return {name: (value.filename if isinstance(value, FileInput) else value) for name, value in inputs.items()}

@@ -11,6 +11,7 @@ from appliance.apps.fact_check import check
 from appliance.apps.files import FileLimits, read_files
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
+from appliance.apps.sections import Layout, complete, grammar, split
 from appliance.apps.spec import AppSpec, InputType
 from appliance.apps.text_direction import chosen_language
 from appliance.chat.service import Message, SamplingParams
@@ -44,6 +45,7 @@ class Prepared:
     declined: bool = False  # a handbook app found nothing: answer without the model
     owner: str = ""  # who runs it: the chat engine shares its time fairly between people
     language: str | None = None  # the language chosen in the app's form (a letter's "Zweite Sprache")
+    demo_notice: str = ""  # the model writing it is a small demo model: one line says so
 
 
 def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks, collection_ok: bool,
@@ -63,8 +65,9 @@ def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks,
                        param="template") from None
     language = chosen_language(values[f.name] for f in spec.inputs if f.type is InputType.choice and f.name in values)
     params = SamplingParams(temperature=spec.params.temperature, top_p=spec.params.top_p,
-                            max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty)
-    system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + DATA_NOT_ORDERS
+                            max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty,
+                            grammar=grammar(spec.sections, spec.layout) if spec.sections else None)
+    system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + sections_rule(spec) + DATA_NOT_ORDERS
     if spec.collection is None:
         return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params,
                         owner=who.name, language=language)
@@ -82,15 +85,32 @@ def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks,
                     owner=who.name, language=language)
 
 
+def sections_rule(spec: AppSpec) -> str:
+    """The app's fixed sections, said to the model too (the grammar holds it to them in any case)."""
+    if not spec.sections:
+        return ""
+    head = "## {}" if spec.layout is Layout.heading else "{}: …"
+    lines = "\n".join(head.format(s.title) + (" (nur wenn nötig)" if s.optional else "") for s in spec.sections)
+    again = ("\nDie Abschnitte " + ", ".join(s.title for s in spec.sections if s.repeat)
+             + " schreibst du je Person oder Ereignis einmal, getrennt durch eine Leerzeile."
+             if any(s.repeat for s in spec.sections) else "")
+    return f"\n\nSchreibe genau diese Abschnitte in dieser Reihenfolge, jeder beginnt eine Zeile:\n{lines}{again}"
+
+
 def result(prepared: Prepared, output: str) -> dict[str, Any]:
     """The run's result as the API answers it: the text, the AI-draft label, sources where it drew on
     handbooks, and ``unverified``: the dates, times, numbers, names ... of the text that nothing the model
     was given holds (inputs, the app's instructions and template, the passages), with their offsets in it."""
-    text = output.strip()
+    sections = [] if prepared.declined else prepared.spec.sections
+    text = complete(output.strip(), sections, prepared.spec.layout) if sections else output.strip()
     given = [m.content for m in prepared.messages]
     out = {"app": prepared.spec.id, "version": prepared.version, "output": text,
            "output_kind": prepared.spec.output.value, "ai_generated": True, "label": AI_LABEL,
            "unverified": [] if prepared.declined else [u.as_dict() for u in check(text, None, given)]}
+    if sections:
+        out["sections"] = [{"title": p.title, "text": p.text} for p in split(text, sections)]
+    if prepared.demo_notice:
+        out["demo_notice"] = prepared.demo_notice
     if prepared.language:  # for the Word document: Arabic, Farsi, ... are set right to left
         out["language"] = prepared.language
     if prepared.spec.collection:

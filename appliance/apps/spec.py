@@ -13,8 +13,10 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from appliance.apps.cases import MAX_CASES, Case
 from appliance.apps.policy import check_purpose
 from appliance.apps.prompt import PromptError, compile_template, render
+from appliance.apps.sections import MAX_SECTIONS, Layout, Section
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -125,6 +127,9 @@ class AppSpec(Strict):
     collection: Annotated[str | None, Field(max_length=64)] = None
     output: Output = Output.markdown
     examples: list[Example] = Field(default_factory=list, max_length=10)
+    sections: list[Section] = Field(default_factory=list, max_length=MAX_SECTIONS)  # fixed parts of the output
+    layout: Layout = Layout.line  # how sections are written: "Titel: …" lines or "## Titel" headings
+    cases: list[Case] = Field(default_factory=list, max_length=MAX_CASES)  # evaluation (appliance models check)
     purpose: Annotated[str, Field(min_length=10, max_length=600)]
     risk: Risk = Risk.minimal
     note: Annotated[str, Field(max_length=600)] = ""  # e.g. "Ein Mensch entscheidet."
@@ -160,6 +165,21 @@ class AppSpec(Strict):
             extra = sorted(set(example.inputs) - set(names))
             if extra:
                 raise ValueError(f"Beispiel {n} nennt Felder, die es nicht gibt: {', '.join(extra)}.")
+        for n, case in enumerate(self.cases, 1):
+            extra = sorted(set(case.inputs) - set(names))
+            if extra:
+                raise ValueError(f"Testfall {n} nennt Felder, die es nicht gibt: {', '.join(extra)}.")
+        titles = [s.title.casefold() for s in self.sections]
+        if len(set(titles)) != len(titles):
+            raise ValueError("Jeder Abschnitt (sections) darf nur einmal vorkommen.")
+        if self.sections and all(s.optional for s in self.sections):
+            raise ValueError("Mindestens ein Abschnitt (sections) muss Pflicht sein.")
+        repeats = [s.repeat for s in self.sections]
+        if sum(1 for a, b in zip([False, *repeats], repeats, strict=False) if b and not a) > 1:
+            raise ValueError("Wiederholte Abschnitte (repeat) müssen direkt aufeinander folgen.")
+        first_repeat = next((s for s in self.sections if s.repeat), None)
+        if first_repeat is not None and first_repeat.optional:
+            raise ValueError("Ein wiederholter Block beginnt mit einem Pflicht-Abschnitt (optional: false).")
         return self
 
     def field(self, name: str) -> InputField:

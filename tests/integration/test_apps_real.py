@@ -1,6 +1,8 @@
 """Every built-in app runs on the small real model, through the API; the handbook app answers
 from the sample handbook with sources."""
 
+import itertools
+
 import httpx
 import pytest
 
@@ -72,3 +74,23 @@ async def test_the_handbook_app_answers_from_the_sample_with_its_page(box, engin
     r = await box.post("/api/apps/pflegehandbuch-fragen/run",
                        json={"inputs": {"frage": "Wie beantrage ich Elterngeld für Zwillinge in Norwegen?"}})
     assert r.json()["output"] == "Dazu finde ich nichts in den Handbüchern." and r.json()["citations"] == []
+
+
+@pytest.mark.parametrize(("app_id", "first"), [("pflegebericht-diktat", "Datum/Uhrzeit: "),
+                                               ("uebergabe-isbar", "**I – Identifikation:** "),
+                                               ("protokoll", "## Rahmendaten\n")])
+async def test_an_app_with_fixed_sections_is_written_in_them_whatever_the_model(box, app_id, first) -> None:
+    """The tiny model knows nothing of care reports: the grammar alone keeps it to the sections, in
+    their order, and what its token limit cut off is added, marked [fehlt]."""
+    spec = box.app.state.services.apps.builtins[app_id]
+    spec.params.max_tokens = 160
+    r = await box.post(f"/api/apps/{app_id}/run", json={"inputs": spec.examples[0].inputs})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["output"].startswith(first)
+    order = [s.title for s in spec.sections]
+    seen = [part["title"] for part in body["sections"]]
+    assert {s.title for s in spec.sections if not s.optional} <= set(seen)
+    positions = [order.index(title) for title in seen]
+    for before, after in itertools.pairwise(positions):  # in order; a block may start again
+        assert after > before or (spec.sections[after].repeat and spec.sections[before].repeat), seen

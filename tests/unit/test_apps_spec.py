@@ -30,6 +30,10 @@ def test_every_builtin_app_is_valid_and_its_examples_render() -> None:
         for example in spec.examples:
             prompt = render(spec.template, check_inputs(spec, example.inputs))
             assert len(prompt) > 10
+        assert len(spec.cases) >= 3, spec.id  # the quality check has something to measure
+        for case in spec.cases:  # staff-like inputs the app accepts, with what a faithful draft holds
+            assert len(render(spec.template, check_inputs(spec, case.inputs))) > 10, (spec.id, case.name)
+            assert case.expect.facts or case.expect.absent, (spec.id, case.name)
         assert load_yaml(spec.to_yaml()) == spec  # export and import give the same app
     assert {p.stem for p in BUILTIN_DIR.glob("*.yaml")} == set(apps)
 

@@ -43,3 +43,25 @@ def test_an_earlier_version_reads_with_its_fields_and_prompts_as_they_were() -> 
     assert "~~~~text\nSchreibe so:\n~~~\nkurz\n~~~\n~~~~" in text  # the prompt's own ~~~ cannot end the block
     assert "~~~text\nTausch am {{ datum }}.{% if grund %} Grund: {{ grund }}{% endif %}\n~~~" in text
     assert version_markdown(spec, None, "en").startswith("#### Version 2 (read only)\n\n**Title:**")
+
+
+def test_a_loaded_app_saved_from_the_form_keeps_its_sections_cases_and_settings() -> None:
+    from appliance.apps.store import load_builtins
+    from ui.builder_spec import kept_parts, with_kept
+
+    report = load_builtins()["pflegebericht-diktat"].model_dump(mode="json")
+    report["params"]["top_p"] = 0.8
+    report["cases"] = [{"name": "Sturz", "inputs": {"notizen": "Zi 3 gestürzt"}, "expect": {"facts": ["Zi 3"]}}]
+    report["examples"].append({"inputs": {"notizen": "zweites Beispiel"}})
+    fields = [{k: v for k, v in f.items() if v not in (None, "", [])} for f in report["inputs"]]
+    form = build_spec(report["id"], report["title"], report["description"], report["icon"], "Pflege",
+                      report["audience"], report["purpose"], "minimal", "text", None, 0.1, 500,
+                      report["system_prompt"], report["template"], report["note"], fields,
+                      {"notizen": "im Baukasten ausprobiert"})
+    assert "sections" not in form  # the form alone would lose them
+    saved = parse_spec(with_kept(form, kept_parts(report)))
+    assert [s.title for s in saved.sections][:2] == ["Datum/Uhrzeit", "Beobachtung"] and saved.layout == "line"
+    assert saved.cases[0].name == "Sturz" and saved.cases[0].expect.facts == ["Zi 3"]
+    assert (saved.params.top_p, saved.params.temperature, saved.params.max_tokens) == (0.8, 0.1, 500)
+    assert [e.inputs["notizen"] for e in saved.examples] == ["im Baukasten ausprobiert", "zweites Beispiel"]
+    assert with_kept(form, {}) == form
