@@ -254,6 +254,8 @@ class _Finder:
                          "quarter past": (hour, 15), "quarter to": (hour - 1, 45)}[how]
             self.add("time", m.start(), m.end(), (h % 24, minute))
         for m in (TIME_AT_LENIENT if self.lenient else TIME_AT).finditer(text):
+            if self.lenient and (_UNIT.match(text, m.end()) or re.match(r"\s?[%€°$£]", text[m.end():])):
+                continue  # "innerhalb von 14 Tagen", "2 bis 8 °C": a measure, not a time
             group = 1 if m.group(1) else 2
             hour = _hour(m.group(group))
             if hour is not None:

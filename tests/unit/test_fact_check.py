@@ -111,6 +111,13 @@ def test_a_number_given_only_as_a_word() -> None:
     assert _texts(check("Zwei Kolleginnen halfen, drei Stunden lang.", "2 Kolleginnen, 3 Std.")) == []
 
 
+def test_a_measure_after_von_bis_or_ca_is_a_measure_not_a_time() -> None:
+    inputs = "Beschwerden innerhalb von 14 Tagen; Insulin bei 2 bis 8 °C; ca. 20 Minuten vorher herausnehmen."
+    assert _texts(check("Frist: 14 Tage. Lagerung: 2–8 °C. 20 Minuten vorher herausnehmen.", inputs)) == []
+    assert _texts(check("Treffen um 14 Uhr.", inputs)) == ["14 Uhr"]  # no time was given
+    assert _texts(check("Wir treffen uns um 9 Uhr.", "gegen 9 zum Frühstück")) == []  # "gegen 9": still a time
+
+
 def test_names_with_umlauts_and_hyphens() -> None:
     decomposed = unicodedata.normalize("NFD", "Frau Müller-Lüdenscheidt ruft an.")
     inputs = {"notizen": decomposed, "mehr": "Hr. Yılmaz kommt"}
