@@ -133,6 +133,15 @@ class Models:
         except UnknownModel as exc:
             raise unknown_model_error(exc) from None
 
+    def is_demo(self, model_id: str | None) -> bool:
+        """Whether the chat model that answers for ``model_id`` (None: the default) is a small demo model
+        (catalogue: ``demo``); false while the models load and for models the catalogue does not know."""
+        if self._engines is None or not self._engines.chat_models:
+            return False
+        chosen = model_id or self._engines.default_chat
+        entry = self._engines.entries.get(chosen)
+        return bool(entry and entry.demo)
+
     def embedder(self, model_id: str | None = None) -> Embedder:
         try:
             return self.engines.embeddings(model_id)

@@ -100,6 +100,12 @@ def _plain(text: str) -> str:
     return re.sub(r"([\\`*_\[\]#|~>])", r"\\\1", html.escape(re.sub(r"\s+", " ", text), quote=False))
 
 
+def label_md(result: dict[str, Any]) -> str:
+    """The AI-draft label under a result, and the demo model's notice when a demo model wrote it."""
+    notice = result.get("demo_notice")
+    return f"*{result['label']}*" + (f"  \n⚠️ **{notice}**" if notice else "")
+
+
 def unverified_md(result: dict[str, Any], lang: str) -> str:
     """The fact check under the draft: each item of the draft that the inputs do not hold, with the words
     around it, so the person finds and checks it (in words, not by colour alone)."""
@@ -228,7 +234,7 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                     raise _error(exc, lang) from None
                 result = answer.result or {}
                 sources = sources_html(spec.collection or "", result, lang) if spec.collection else ""
-                shown = f"{result['output']}\n\n{sources}\n\n---\n*{result['label']}*"
+                shown = f"{result['output']}\n\n{sources}\n\n---\n{label_md(result)}"
                 yield (shown, f"{result['output']}", result.get("language", ""), gr.update(interactive=True),
                        unverified_md(result, lang), json.dumps(result.get("unverified") or [], ensure_ascii=False))
 

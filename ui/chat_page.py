@@ -37,6 +37,7 @@ def render(session: UISession, chat: ChatService, page: gr.Blocks) -> None:
         placeholder=t("chat_placeholder", "de"),
         elem_id="chatbot",
     )
+    demo = gr.Markdown(elem_id="chat-demo-notice")  # one line while a small demo model answers
     with gr.Row():
         box = gr.Textbox(
             label=t("input_label", "de"), placeholder=t("input_placeholder", "de"),
@@ -60,6 +61,13 @@ def render(session: UISession, chat: ChatService, page: gr.Blocks) -> None:
         )
 
     page.load(on_load, None, [model, chatbot, box, send, stop, new_chat])
+
+    def demo_line(model_id: str | None, request: gr.Request) -> str:
+        _, lang = session.who(request)
+        notice = chat.demo_notice(model_id, lang)
+        return f"⚠️ **{notice}**" if notice else ""
+
+    model.change(demo_line, model, demo, queue=False)
 
     def take_input(text: str, history: list) -> tuple[str, list]:
         if not text.strip():

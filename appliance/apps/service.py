@@ -382,9 +382,10 @@ class AppService:
         letterhead = document.Letterhead(brand.name if brand else "KI-Assistenz",
                                          self.branding.logo() if self.branding else None,
                                          brand.address if brand else "")
+        notes = [fact_check.note(unverified or []), self.chat.demo_notice(spec.params.model) if self.chat else ""]
         return document.file_name(spec.title), document.build(spec.title, output, letterhead, spec.title,
                                                                 language=language,
-                                                                note=fact_check.note(unverified or []))
+                                                                note="\n".join(n for n in notes if n))
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -417,7 +418,9 @@ class AppService:
 
     def _prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any) -> Prepared:
         collection_ok = spec.collection is not None and self._collection_ok(spec.collection)
-        return prepare(who, spec, version, inputs, self.handbooks, collection_ok, self.files)
+        prepared = prepare(who, spec, version, inputs, self.handbooks, collection_ok, self.files)
+        prepared.demo_notice = self.chat.demo_notice(spec.params.model, who.language) if self.chat else ""
+        return prepared
 
     async def _generate(self, prepared: Prepared) -> AsyncIterator[str]:
         if prepared.declined:

@@ -21,7 +21,10 @@ from models.chat import (
     TextDelta,
 )
 
-__all__ = ["ChatService", "Finish", "Message", "SamplingParams", "TextDelta"]  # what the UI may use
+DEMO_NOTICE = ("Demo-Modell – für echte Einträge lässt die IT ein größeres Modell einspielen.",
+               "Demo model – for real records, IT installs a larger model.")
+
+__all__ = ["DEMO_NOTICE", "ChatService", "Finish", "Message", "SamplingParams", "TextDelta"]  # what the UI may use
 
 
 def context_error(exc: ContextLengthExceeded) -> ApiError:
@@ -54,6 +57,12 @@ class ChatService:
         """``ui_max_tokens``: the bound on a chat answer in the web UI (ui.max_answer_tokens)."""
         self.models = models
         self.ui_max_tokens = ui_max_tokens
+
+    def demo_notice(self, model_id: str | None, lang: str = "de") -> str:
+        """One line for every draft and the chat while a small demo model writes them; "" otherwise."""
+        if not self.models.is_demo(model_id):
+            return ""
+        return DEMO_NOTICE[0] if lang == "de" else DEMO_NOTICE[1]
 
     def model_ids(self) -> list[str]:
         """The chat models to choose from; the first answers when none is named."""

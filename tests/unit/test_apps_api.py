@@ -274,3 +274,27 @@ async def test_one_stored_app_that_no_longer_validates_does_not_hide_the_catalog
         assert "alt" not in [a["id"] for a in r.json()["apps"]]
     r = await otto.get("/api/apps/alt")
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_app"
+
+
+async def test_a_demo_model_says_so_on_every_draft_its_word_file_and_the_chat(settings, fake_engines) -> None:
+    from appliance.chat.service import DEMO_NOTICE
+    from models.catalog import load_catalog
+
+    catalog = load_catalog()
+    fake_engines.entries = {"fake-chat": catalog.get("qwen2.5-coder-1.5b-instruct-q4_k_m")}  # a demo model
+    app, clients = await _box(settings, fake_engines)
+    anna = clients["anna"]
+    body = (await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})).json()
+    assert body["demo_notice"] == DEMO_NOTICE[0] == ("Demo-Modell – für echte Einträge lässt die IT ein größeres"
+                                                     " Modell einspielen.")
+    r = await anna.post("/api/apps/elternbrief/document", json={"output": body["output"]})
+    assert DEMO_NOTICE[0] in [p.text for p in Document(io.BytesIO(r.content)).paragraphs]
+    assert app.state.services.chat.demo_notice(None, "en") == DEMO_NOTICE[1]
+
+    fake_engines.entries = {"fake-chat": catalog.get("qwen2.5-7b-instruct-q4_k_m")}  # a production model
+    body = (await anna.post("/api/apps/elternbrief/run", json={"inputs": EXAMPLE})).json()
+    assert "demo_notice" not in body and app.state.services.chat.demo_notice(None) == ""
+    r = await anna.post("/api/apps/elternbrief/document", json={"output": body["output"]})
+    assert DEMO_NOTICE[0] not in [p.text for p in Document(io.BytesIO(r.content)).paragraphs]
+    for c in clients.values():
+        await c.aclose()
