@@ -11,7 +11,7 @@ from appliance.apps.fact_check import check
 from appliance.apps.files import FileLimits, read_files
 from appliance.apps.inputs import InputError, check_inputs
 from appliance.apps.prompt import PromptError, render
-from appliance.apps.sections import Layout, complete, grammar, split
+from appliance.apps.sections import Layout, Section, complete, grammar, split
 from appliance.apps.spec import AppSpec, InputType
 from appliance.apps.text_direction import chosen_language
 from appliance.chat.service import Message, SamplingParams
@@ -45,6 +45,7 @@ class Prepared:
     declined: bool = False  # a handbook app found nothing: answer without the model
     owner: str = ""  # who runs it: the chat engine shares its time fairly between people
     language: str | None = None  # the language chosen in the app's form (a letter's "Zweite Sprache")
+    sections: list[Section] = field(default_factory=list)  # the fixed sections this run is written in
     demo_notice: str = ""  # the model writing it is a small demo model: one line says so
 
 
@@ -64,13 +65,14 @@ def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks,
                        f"The app's template cannot be filled in: {exc}", code="template_error",
                        param="template") from None
     language = chosen_language(values[f.name] for f in spec.inputs if f.type is InputType.choice and f.name in values)
+    sections = chosen_sections(spec, values)
     params = SamplingParams(temperature=spec.params.temperature, top_p=spec.params.top_p,
                             max_tokens=spec.params.max_tokens, repeat_penalty=spec.params.repeat_penalty,
-                            grammar=grammar(spec.sections, spec.layout) if spec.sections else None)
-    system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + sections_rule(spec) + DATA_NOT_ORDERS
+                            grammar=grammar(sections, spec.layout) if sections else None)
+    system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + sections_rule(spec, sections) + DATA_NOT_ORDERS
     if spec.collection is None:
         return Prepared(spec, version, [Message("system", system), Message("user", prompt)], params,
-                        owner=who.name, language=language)
+                        owner=who.name, language=language, sections=sections)
     if handbooks is None or not collection_ok:
         raise ApiError(409, f"Diese App braucht die Handbuch-Sammlung „{spec.collection}“, die es hier (noch)"
                        " nicht gibt. Die Einrichtungsleitung kann sie im Bereich Handbuch anlegen.",
@@ -82,18 +84,29 @@ def prepare(who: Principal, spec: AppSpec, version: int, inputs: Any, handbooks,
     user = build_messages(prompt, hits)[1][1]
     system = unicodedata.normalize("NFC", spec.system_prompt.strip()) + PASSAGES_NOT_ORDERS
     return Prepared(spec, version, [Message("system", system), Message("user", user)], params, hits,
-                    owner=who.name, language=language)
+                    owner=who.name, language=language, sections=sections)
 
 
-def sections_rule(spec: AppSpec) -> str:
-    """The app's fixed sections, said to the model too (the grammar holds it to them in any case)."""
-    if not spec.sections:
+def chosen_sections(spec: AppSpec, values: dict[str, Any]) -> list[Section]:
+    """The sections this run is written in: all of the app's, or, where the app lets the form choose
+    (``sections_from``: a choice field) and the choice is one section's title, just that one."""
+    if spec.sections_from:
+        chosen = values.get(spec.sections_from)
+        one = [s.model_copy(update={"optional": False, "repeat": False}) for s in spec.sections if s.title == chosen]
+        if one:
+            return one
+    return spec.sections
+
+
+def sections_rule(spec: AppSpec, sections: list[Section]) -> str:
+    """The run's fixed sections, said to the model too (the grammar holds it to them in any case)."""
+    if not sections:
         return ""
     head = "## {}" if spec.layout is Layout.heading else "{}: …"
-    lines = "\n".join(head.format(s.title) + (" (nur wenn nötig)" if s.optional else "") for s in spec.sections)
-    again = ("\nDie Abschnitte " + ", ".join(s.title for s in spec.sections if s.repeat)
+    lines = "\n".join(head.format(s.title) + (" (nur wenn nötig)" if s.optional else "") for s in sections)
+    again = ("\nDie Abschnitte " + ", ".join(s.title for s in sections if s.repeat)
              + " schreibst du je Person oder Ereignis einmal, getrennt durch eine Leerzeile."
-             if any(s.repeat for s in spec.sections) else "")
+             if any(s.repeat for s in sections) else "")
     return f"\n\nSchreibe genau diese Abschnitte in dieser Reihenfolge, jeder beginnt eine Zeile:\n{lines}{again}"
 
 
@@ -101,7 +114,7 @@ def result(prepared: Prepared, output: str) -> dict[str, Any]:
     """The run's result as the API answers it: the text, the AI-draft label, sources where it drew on
     handbooks, and ``unverified``: the dates, times, numbers, names ... of the text that nothing the model
     was given holds (inputs, the app's instructions and template, the passages), with their offsets in it."""
-    sections = [] if prepared.declined else prepared.spec.sections
+    sections = [] if prepared.declined else prepared.sections
     text = complete(output.strip(), sections, prepared.spec.layout) if sections else output.strip()
     given = [m.content for m in prepared.messages]
     out = {"app": prepared.spec.id, "version": prepared.version, "output": text,

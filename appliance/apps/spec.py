@@ -129,6 +129,7 @@ class AppSpec(Strict):
     examples: list[Example] = Field(default_factory=list, max_length=10)
     sections: list[Section] = Field(default_factory=list, max_length=MAX_SECTIONS)  # fixed parts of the output
     layout: Layout = Layout.line  # how sections are written: "Titel: …" lines or "## Titel" headings
+    sections_from: Annotated[str | None, Field(max_length=40)] = None  # a choice field: one section, or all
     cases: list[Case] = Field(default_factory=list, max_length=MAX_CASES)  # evaluation (appliance models check)
     purpose: Annotated[str, Field(min_length=10, max_length=600)]
     risk: Risk = Risk.minimal
@@ -177,6 +178,10 @@ class AppSpec(Strict):
         repeats = [s.repeat for s in self.sections]
         if sum(1 for a, b in zip([False, *repeats], repeats, strict=False) if b and not a) > 1:
             raise ValueError("Wiederholte Abschnitte (repeat) müssen direkt aufeinander folgen.")
+        if self.sections_from is not None:
+            source = next((f for f in self.inputs if f.name == self.sections_from), None)
+            if source is None or source.type is not InputType.choice:
+                raise ValueError(f"sections_from: „{self.sections_from}“ ist kein Auswahlfeld dieser App.")
         first_repeat = next((s for s in self.sections if s.repeat), None)
         if first_repeat is not None and first_repeat.optional:
             raise ValueError("Ein wiederholter Block beginnt mit einem Pflicht-Abschnitt (optional: false).")

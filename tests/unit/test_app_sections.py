@@ -83,3 +83,28 @@ def test_case_inputs_must_name_the_apps_fields() -> None:
     with pytest.raises(SpecError) as err:
         parse_spec({**MINIMAL, "cases": [{"name": "Fall", "inputs": {"gibtsnicht": "x"}}]})
     assert "Testfall 1 nennt Felder, die es nicht gibt: gibtsnicht" in str(err.value)
+
+
+def test_a_choice_in_the_form_can_ask_for_one_section_or_all() -> None:
+    from appliance.apps.files import FileLimits
+    from appliance.apps.runs import prepare
+    from appliance.people.accounts import Principal, Role
+
+    spec = parse_spec({**MINIMAL, "layout": "heading", "sections_from": "teil",
+                       "inputs": [*MINIMAL["inputs"], {"name": "teil", "label": "Teil", "type": "choice",
+                                                       "options": ["Alles", "Zeitplan", "Kosten"]}],
+                       "sections": [{"title": "Zeitplan", "lines": 4}, {"title": "Kosten", "lines": 4}]})
+    who = Principal(1, "otto", Role.app_author)
+
+    def run(teil: str):
+        return prepare(who, spec, 1, {"datum": "2026-06-12", "teil": teil}, None, False, FileLimits())
+
+    one = run("Kosten")
+    assert [s.title for s in one.sections] == ["Kosten"]
+    assert one.params.grammar.splitlines()[0] == "root ::= s0" and '"## Kosten"' in one.params.grammar
+    assert "## Kosten" in one.messages[0].content and "## Zeitplan" not in one.messages[0].content
+    both = run("Alles")
+    assert [s.title for s in both.sections] == ["Zeitplan", "Kosten"] and '"## Zeitplan"' in both.params.grammar
+    with pytest.raises(SpecError) as err:
+        parse_spec({**MINIMAL, "sections_from": "grund", "sections": [{"title": "A"}]})
+    assert "„grund“ ist kein Auswahlfeld" in str(err.value)
