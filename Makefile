@@ -58,6 +58,7 @@ bench: setup speech-tools ## measure the API against the raw libraries (results 
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.handbooks
 	$(PY) -m benchmarks.speech
+	$(PY) -m benchmarks.apps_quality
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""appliance models list|fetch|verify|import|recommend"""
+"""appliance models list|fetch|verify|import|recommend|check"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Column, Table
 
+from appliance.cli import model_check
 from appliance.cli.common import err, fail, out, settings
 from models import hardware
 from models.catalog import TIERS, CatalogEntry, load_catalog, local_entries
@@ -16,6 +17,7 @@ from models.fetch import fetch_model, import_local_model, import_model, source_f
 from models.store import FileState, ModelFileError, check_model, fix_command
 
 app = typer.Typer(help="Modelle: Katalog, Laden, Prüfen, Importieren.", no_args_is_help=True)
+app.command("check")(model_check.check)
 
 STATE_DE = {
     FileState.ok: "[green]in Ordnung[/]",
@@ -122,6 +124,8 @@ def import_(
     languages: str = typer.Option("", "--languages",
                                   help="Sprachen, z. B. de,en; nur 'en': nur Englisch; eine Stimme hat genau eine"),
     replace: bool = typer.Option(False, "--replace", help="ein schon importiertes neues Modell ersetzen"),
+    check: bool = typer.Option(True, "--check/--no-check",
+                               help="ein Chatmodell danach mit den Testfällen der Apps prüfen (models check)"),
 ) -> None:
     """Ein Modell von Datei oder USB-Stick übernehmen.
 
@@ -140,6 +144,7 @@ def import_(
         except ModelFileError as exc:
             fail(str(exc))
         err.print(f"{model_id}: {len(names)} Datei(en) übernommen und geprüft.")
+        _check_after_import(builtin.get(model_id), check)
         return
     try:
         old = next((e for e in local_entries(s.models_dir) if e.id == model_id), None) if replace else None
@@ -160,6 +165,18 @@ def import_(
         fail(str(exc))
     err.print(f"{entry.id}: {len(entry.files)} Datei(en) als lokales {entry.kind}-Modell übernommen, sha256"
               f" festgehalten. Eintragen in appliance.toml ({CONFIG_KEY[entry.kind]}), dann den Dienst neu starten.")
+    _check_after_import(entry, check)
+
+
+def _check_after_import(entry: CatalogEntry, check: bool) -> None:
+    """A chat model just imported writes the apps' test cases and is graded, so IT sees at once whether it
+    is fit for them (on a GPU in minutes; on the CPU it takes long: --no-check, and later models check)."""
+    if entry.kind != "chat" or not check:
+        return
+    err.print(f"Prüfe {entry.id} mit den Testfällen der Apps (abbrechen mit Strg+C; später: appliance models check"
+              f" {entry.id}) …")
+    model_check.check(entry.id, app=[], json_out=None, cases=None, details=False,
+                      parallel=model_check.CONCURRENCY, max_tokens=None)
 
 
 def _gb(mib: int) -> str:

@@ -85,7 +85,7 @@ def test_a_gguf_chat_model_is_imported_and_loaded(tmp_path: Path) -> None:
     from appliance.engines import load_engines
 
     gguf = next((MODELS_DIR / TEST_CHAT).glob("*.gguf"))
-    r = cli(tmp_path, "import", str(gguf), "--id", "smollm2-local", "--kind", "chat")
+    r = cli(tmp_path, "import", str(gguf), "--id", "smollm2-local", "--kind", "chat", "--no-check")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "models" / "smollm2-local" / gguf.name).stat().st_size == gguf.stat().st_size
     assert "smollm2-local" in cli(tmp_path, "list").stdout
@@ -102,9 +102,9 @@ def test_a_gguf_chat_model_is_imported_and_loaded(tmp_path: Path) -> None:
     not_gguf = tmp_path / "usb" / "model.gguf"
     not_gguf.parent.mkdir()
     not_gguf.write_bytes(b"PK\x03\x04 not a gguf")
-    r = cli(tmp_path, "import", str(not_gguf), "--id", "other-chat", "--kind", "chat")
+    r = cli(tmp_path, "import", str(not_gguf), "--id", "other-chat", "--kind", "chat", "--no-check")
     assert r.exit_code == 1 and "keine GGUF-Datei" in r.stderr
-    r = cli(tmp_path, "import", str(gguf.parent), "--id", "other-chat", "--kind", "chat")
+    r = cli(tmp_path, "import", str(gguf.parent), "--id", "other-chat", "--kind", "chat", "--no-check")
     assert r.exit_code == 1 and "keinen Ordner" in r.stderr
     assert not (tmp_path / "models" / "other-chat").exists()
     assert [e.id for e in local_entries(tmp_path / "models")] == ["smollm2-local"]
@@ -231,3 +231,16 @@ def test_a_folder_that_is_no_piper_voice_is_refused(tmp_path: Path, change: str,
         import_local_model(tmp_path / "models", usb, "piper-de", "voice",
                            languages=["en"] if change == "wrong_language" else [])
     assert not local_entries(tmp_path / "models") and not (tmp_path / "models" / "piper-de").exists()
+
+
+@pytest.mark.models
+def test_a_chat_model_just_imported_is_checked_with_the_apps_cases(tmp_path: Path, monkeypatch) -> None:
+    """The check itself runs a real model in tests/integration/test_model_check.py; here: import starts it."""
+    from appliance.cli import model_check
+
+    checked = []
+    monkeypatch.setattr(model_check, "check", lambda model, **kw: checked.append((model, kw["app"])))
+    gguf = next((MODELS_DIR / TEST_CHAT).glob("*.gguf"))
+    r = cli(tmp_path, "import", str(gguf), "--id", "smollm2-local", "--kind", "chat")
+    assert r.exit_code == 0, r.output
+    assert checked == [("smollm2-local", [])] and "Prüfe smollm2-local mit den Testfällen der Apps" in r.output
