@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from appliance.apps.case_check import CaseCheck
 from appliance.apps.files import FileLimits
 from appliance.apps.service import AppService
 from appliance.chat.service import ChatService
@@ -34,6 +35,8 @@ class Services:
     handbooks: HandbookService | None
     """None when no embedding model is configured: handbooks are off (503 with the reason)."""
     apps: AppService
+    case_check: CaseCheck
+    """An app's test cases, run for its author (the builder's "Testfälle")."""
     transcription: TranscriptionService
     embeddings: EmbeddingsService
     read_aloud: ReadAloud
@@ -57,6 +60,9 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
     branding = BrandingService(BrandingStore(db.engine, data_dir))
     read_aloud = ReadAloud(models, settings.speech.read_aloud)
     accounts = Accounts(db)
+    apps = AppService(db.engine, chat, handbooks, branding.store, usage_days=settings.apps.usage_days,
+                      files=FileLimits(settings.handbooks.max_upload_mb, settings.handbooks.parse_timeout_s,
+                                       settings.handbooks.parse_memory_mb))
     return Services(
         settings=settings,
         models=models,
@@ -65,9 +71,8 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
         branding=branding,
         chat=chat,
         handbooks=handbooks,
-        apps=AppService(db.engine, chat, handbooks, branding.store, usage_days=settings.apps.usage_days,
-                        files=FileLimits(settings.handbooks.max_upload_mb, settings.handbooks.parse_timeout_s,
-                                         settings.handbooks.parse_memory_mb)),
+        apps=apps,
+        case_check=CaseCheck(apps, chat),
         transcription=TranscriptionService(models, settings.speech),
         embeddings=EmbeddingsService(models),
         read_aloud=read_aloud,

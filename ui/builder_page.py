@@ -15,9 +15,11 @@ from typing import Any
 
 import gradio as gr
 
+from appliance.apps.case_check import CaseCheck
 from appliance.apps.service import AppService
 from appliance.apps.spec import AppSpec, InputType
 from appliance.infra.errors import ApiError
+from ui import builder_cases
 from ui.apps_page import AREAS, ONE_RENDER_AT_A_TIME, _component, _values, label_md, unverified_md
 from ui.builder_spec import (
     ICONS,
@@ -42,7 +44,7 @@ from ui.scripts import EXPORT_JS, INSERT_JS
 from ui.session import UISession
 
 
-def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
+def render(session: UISession, apps: AppService, check: CaseCheck, page: gr.Blocks) -> None:
     fields = gr.State([])
     current = gr.State(NEW)  # id of the app being edited; empty for a new one
     sample = gr.State({})  # the last inputs tried: saved as the app's example
@@ -153,6 +155,7 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
             with gr.Row():
                 save = gr.Button(t("b_save", "de"), variant="primary", elem_id="b-save")
                 publish = gr.Button(t("b_publish", "de"), elem_id="b-publish")
+            cases_box = gr.Column()  # the test cases, filled in below once the editor's controls exist
             with gr.Accordion(t("b_versions", "de"), open=False, elem_id="b-versions") as versions_box:
                 versions = gr.Dropdown(choices=[], label=t("b_versions", "de"), info=t("b_versions_info", "de"),
                                        elem_id="b-version-pick")
@@ -178,6 +181,10 @@ def render(session: UISession, apps: AppService, page: gr.Blocks) -> None:
 
     def fail(exc: ApiError, lang: str) -> gr.Error:
         return gr.Error(exc.message(lang))
+
+    with cases_box:
+        builder_cases.render(who, check, lambda *v: with_kept(build_spec(*v[:-2], v[-2], None), v[-1]), kept,
+                             sample, editor, fields)
 
     # -- fields ----------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def build_page(session: UISession, services: Services) -> gr.Blocks:
                 interpreter_link = gr.Button(t("interp_open", "de"), link="/interpreter", variant="primary",
                                              elem_id="open-interpreter")
             with gr.Tab(t("tab_builder", "de"), id="builder", elem_id="tab-builder", visible=False) as builder_tab:
-                builder_page.render(session, services.apps, page)
+                builder_page.render(session, services.apps, services.case_check, page)
 
         def on_load(request: gr.Request):
             principal, lang = session.who(request)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from appliance.apps.case_check import CaseCheck
 from appliance.apps.service import AppService
 from appliance.chat.service import ChatService
 from appliance.config import Settings
@@ -93,6 +94,7 @@ ChatDep = Annotated[ChatService, _part("chat")]
 HandbooksDep = Annotated[HandbookService, Depends(get_handbooks)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 AppsDep = Annotated[AppService, _part("apps")]
+CaseCheckDep = Annotated[CaseCheck, _part("case_check")]
 BrandingDep = Annotated[BrandingService, _part("branding")]
 TranscriptionDep = Annotated[TranscriptionService, _part("transcription")]
 EmbeddingsDep = Annotated[EmbeddingsService, _part("embeddings")]

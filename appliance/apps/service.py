@@ -407,14 +407,18 @@ class AppService:
         return self._prepare(who, spec, version, inputs)
 
     def _prepare_preview(self, who: Principal, app: Any, inputs: Any) -> Prepared:
+        spec = self.trial_spec(who, app)
+        return self._prepare(who, spec, spec.version, inputs)
+
+    def trial_spec(self, who: Principal, app: Any) -> AppSpec:
+        """An app definition an author tries out (the builder's try-out and test cases), checked, unsaved."""
         self.require_author(who)
         if not isinstance(app, dict):
             raise spec_error(SpecError([("", "Eine App-Beschreibung ist ein Objekt.")]))
         try:
-            spec = parse_spec({**app, "version": app.get("version") or 1})
+            return parse_spec({**app, "version": app.get("version") or 1})
         except SpecError as exc:
             raise spec_error(exc) from None
-        return self._prepare(who, spec, spec.version, inputs)
 
     def _prepare(self, who: Principal, spec: AppSpec, version: int, inputs: Any) -> Prepared:
         collection_ok = spec.collection is not None and self._collection_ok(spec.collection)

@@ -186,8 +186,26 @@ def test_an_author_builds_publishes_and_staff_run_the_app(site) -> None:
     page.wait_for_function(DONE.format(sel="#b-trial-output"), timeout=120_000)
     no_error(page)
     page.screenshot(path=str(SHOTS / "builder.png"), full_page=True)
+
+    # what was tried becomes a test case, run on the box's model and saved with the app
+    page.locator("#b-cases").get_by_text("Testfälle").first.click()
+    fill(page, "#b-case-name", "Tausch an Heiligabend")
+    fill(page, "#b-case-facts", "24.12.2026\nSpätdienst")
+    fill(page, "#b-case-absent", "Krankheit")
+    page.click("#b-case-add")
+    page.wait_for_function("() => document.querySelector('#b-case-list').innerText.includes('Tausch an Heiligabend')")
+    page.click("#b-cases-run")
+    page.wait_for_function("() => document.querySelector('#b-cases-result').innerText.includes('Bewertung')",
+                           timeout=120_000)
+    assert "Tausch an Heiligabend" in page.locator("#b-cases-result").inner_text()
+    no_error(page)
+    page.screenshot(path=str(SHOTS / "builder-cases.png"), full_page=True)
     page.click("#b-save")
     page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Version 1')")
+    saved = server.app.state.services.apps.store.spec("dienstplan-tausch-anfrage", 1)
+    assert [(c.name, c.expect.facts, c.expect.absent) for c in saved.cases] == [
+        ("Tausch an Heiligabend", ["24.12.2026", "Spätdienst"], ["Krankheit"])]
+    assert saved.cases[0].inputs["gewuenschter_dienst"] == "Spätdienst"
     page.click("#b-publish")
     page.wait_for_function("() => document.querySelector('#b-status').innerText.includes('Veröffentlicht')")
     stored = server.app.state.services.apps.store.get("dienstplan-tausch-anfrage")

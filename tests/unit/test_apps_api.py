@@ -298,3 +298,28 @@ async def test_a_demo_model_says_so_on_every_draft_its_word_file_and_the_chat(se
     assert DEMO_NOTICE[0] not in [p.text for p in Document(io.BytesIO(r.content)).paragraphs]
     for c in clients.values():
         await c.aclose()
+
+
+async def test_an_author_runs_the_test_cases_of_an_unsaved_app(box) -> None:
+    otto, anna = box["otto"], box["anna"]
+    app = {**MINIMAL, "cases": [
+        {"name": "Tausch im Juni", "inputs": {"datum": "2026-06-12", "grund": "Arzttermin"},
+         "expect": {"facts": ["12.06.2026", "Arzttermin"], "absent": ["Krankheit"]}},
+        {"name": "Nur ein Datum", "inputs": {"datum": "2026-07-01"}, "expect": {"facts": ["01.07.2026", "Urlaub"]}}]}
+    r = await otto.post("/api/apps/check", json={"app": app})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    [result] = report["apps"]
+    assert report["model"] == "fake-chat" and [c["case"] for c in result["cases"]] == ["Tausch im Juni", "Nur ein Datum"]
+    first, second = (c["score"] for c in result["cases"])
+    assert first["facts_found"] == ["12.06.2026", "Arzttermin"] and first["facts_missing"] == []  # the echo has them
+    assert second["facts_missing"] == ["Urlaub"]  # not in the input, so not in the echo either
+    assert result["summary"]["facts_found"] == 3 and result["summary"]["facts_total"] == 4
+    assert (await anna.post("/api/apps/check", json={"app": app})).status_code == 403
+    r = await otto.post("/api/apps/check", json={"app": MINIMAL})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "no_cases"
+    assert r.json()["error"]["message"].startswith("Diese App hat noch keine Testfälle")
+    r = await otto.post("/api/apps/check", json={"app": app, "model": "gibt-es-nicht"})
+    assert r.status_code == 404 and r.json()["error"]["param"] == "model"
+    r = await otto.post("/api/apps/check", json={"app": {**app, "cases": [{"name": "xy", "inputs": {"nope": 1}}]}})
+    assert r.status_code == 422 and "Testfall 1 nennt Felder" in r.text

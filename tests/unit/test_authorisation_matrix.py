@@ -90,6 +90,8 @@ DECISIONS: dict[tuple[str, str], Decision] = {
     ("POST", "/api/apps/import"): Decision(AUTHORS, _import),
     ("POST", "/api/apps/preview"): Decision(AUTHORS, lambda ctx: {"json": {"app": MINIMAL,
                                                                            "inputs": {"datum": "2026-06-12"}}}),
+    ("POST", "/api/apps/check"): Decision(AUTHORS, lambda ctx: {"json": {"app": {**MINIMAL, "cases": [
+        {"name": "Frühdienst", "inputs": {"datum": "2026-06-12"}, "expect": {"facts": ["12.06.2026"]}}]}}}),
     ("GET", "/api/apps/{app_id}"): Decision(AUDIENCE, denied=404),
     ("POST", "/api/apps/{app_id}/run"): Decision(AUDIENCE, lambda ctx: {"json": SUMMARY}, denied=404),
     ("POST", "/api/apps/{app_id}/document"): Decision(AUDIENCE, lambda ctx: {"json": {"output": "Entwurf"}},

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from appliance.api import streaming
-from appliance.api.deps import AppsDep, PrincipalDep
+from appliance.api.deps import AppsDep, CaseCheckDep, PrincipalDep
 from appliance.api.forms import UploadFile as FormFile
 from appliance.api.forms import is_multipart, read_form, text_field
 from appliance.apps.files import FileInput
@@ -116,6 +116,17 @@ async def preview(body: PreviewRequest, apps: AppsDep, who: PrincipalDep,
                   request: Request) -> dict[str, Any] | StreamingResponse:
     answer = await apps.preview(who, body.app, body.inputs)
     return await streaming.answer(request, answer, body.stream)
+
+
+class CheckRequest(BaseModel):
+    app: dict[str, Any] = Field(description="An app definition with its test cases (cases); need not be saved.")
+    model: str | None = Field(None, max_length=100, description="Chat model; default: the app's, else the box's.")
+
+
+@router.post("/apps/check")
+async def check_cases(body: CheckRequest, cases: CaseCheckDep, who: PrincipalDep) -> dict[str, Any]:
+    """Run an app's test cases and score them (as ``appliance models check``); authors only."""
+    return await cases.run(who, body.app, body.model)
 
 
 @router.get("/apps/{app_id}")
