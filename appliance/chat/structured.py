@@ -9,8 +9,6 @@ import json
 import re._parser as _re
 from typing import Any
 
-from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
-
 from appliance.infra.errors import ApiError
 
 MAX_SCHEMA_BYTES = 32_000
@@ -91,6 +89,7 @@ def _check(node: Any, path: str, depth: int) -> None:
 def grammar_for(response_format: dict[str, Any] | None) -> str | None:
     """The GBNF for a request's ``response_format`` (as sent: type text, json_object or json_schema);
     None for free text. Raises ApiError 400 naming the part that cannot be followed."""
+    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf  # llama.cpp only when asked for
     if not response_format or response_format.get("type") in (None, "text"):
         return None
     kind = response_format.get("type")
