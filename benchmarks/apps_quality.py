@@ -108,6 +108,8 @@ def section(results: dict, before: dict | None) -> str:
                f" Dauer (time) {_minutes(results['seconds'])}")
     if before:
         overall += f" (vorher/before: {_grade(before['summary'])}, {before.get('date', '?')})"
+    if results.get("rerun"):
+        overall += f". Neu gemessen (run again): {results['rerun']}; die übrigen Apps aus dem Lauf davor"
     return "\n".join([f"## {results['model']}", "",
                       f"Gemessen (measured) {results['date']} auf (on) {results['machine']};"
                       f" {results['parallel']} Fälle gleichzeitig (cases at once); load average"
@@ -133,6 +135,29 @@ Faktenprüfung), bewertet ohne Modell (`appliance/apps/quality.py`). Dasselbe pr
 """
 
 
+def merged(before: dict, partial: dict) -> dict:
+    """The previous full run with the apps run again replaced; the overall figures summed anew."""
+    from appliance.apps.quality import Summary, combine
+
+    again = {a["app"]: a for a in partial["apps"]}
+    apps = [again.pop(a["app"], a) for a in before["apps"]] + list(again.values())
+    fields = set(Summary.__dataclass_fields__) - {"worst"}
+    parts = [Summary(**{k: v for k, v in a["summary"].items() if k in fields}) for a in apps]
+    rerun = ", ".join(a["app"] for a in partial["apps"])
+    return {**partial, "apps": apps, "summary": combine(parts).as_dict(),
+            "seconds": before["seconds"], "rerun": f"{rerun} ({partial['date']}, {partial['seconds']:.0f} s)"}
+
+
+def record_grades(results: dict) -> None:
+    """The grade of each built-in app with this model, for the app page and the catalogue
+    (appliance/apps/grades.py): apps a model writes unreliably say so there."""
+    from appliance.apps.grades import GRADES_FILE
+
+    grades = json.loads(GRADES_FILE.read_text(encoding="utf-8")) if GRADES_FILE.exists() else {}
+    grades[results["model"]] = {a["app"]: a["summary"]["grade"] for a in results["apps"] if a["summary"]["grade"]}
+    GRADES_FILE.write_text(json.dumps(grades, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", default=[], help="chat model id (default: the catalogue's)")
@@ -150,7 +175,10 @@ def main() -> None:
         previous = args.baseline or (target if target.exists() else None)
         before = json.loads(previous.read_text(encoding="utf-8")) if previous else None
         results = run_model(model_id, args.app, args.cases, args.parallel)
+        if args.app and before:  # a few apps again (after changing them): the others stay as they were
+            results = merged(before, results)
         RESULTS.mkdir(parents=True, exist_ok=True)
+        record_grades(results)
         target.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         sections.append(section(results, before))
     DOC.write_text("\n".join([PREAMBLE, *sections]), encoding="utf-8")

@@ -124,9 +124,12 @@ def unverified_md(result: dict[str, Any], lang: str) -> str:
     return "\n".join([*lines, "", f"*{t('apps_unverified_hint', lang)}*"])
 
 
-def _tile_html(app: dict[str, Any]) -> str:
+def _tile_html(app: dict[str, Any], lang: str = "de") -> str:
+    weak = app.get("weak")
     return (f"<div class='app-desc'>{html.escape(app['description'])}</div>"
-            + ("<div class='app-badge'>Entwurf</div>" if app["status"] in ("draft", "changed") else ""))
+            + ("<div class='app-badge'>Entwurf</div>" if app["status"] in ("draft", "changed") else "")
+            + (f"<div class='app-badge app-weak'>⚠️ {html.escape(t('apps_weak_badge', lang).format(grade=weak))}</div>"
+               if weak else ""))
 
 
 def _tools(lang: str) -> list[dict[str, Any]]:
@@ -168,7 +171,7 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                         with gr.Column(elem_classes=["app-card"], min_width=220):
                             button = gr.Button(f"{app['icon']}  {app['title']}", elem_id=f"tile-{app['id']}",
                                                elem_classes=["app-tile"], link=app.get("link"))
-                            gr.HTML(_tile_html(app))
+                            gr.HTML(_tile_html(app, lang))
                         if app.get("link"):  # a tool with its own page, not a form
                             continue
                         button.click(lambda app_id=app["id"]: (app_id, gr.update(visible=False),
@@ -199,6 +202,8 @@ def render(session: UISession, apps: AppService, branding: BrandingService, page
                 head += f"\n\n**{t('apps_draft_badge', lang)}**"
             if not meta["available"]:
                 head += f"\n\n⚠️ {t('apps_unavailable', lang).format(collection=spec.collection)}"
+            if meta.get("weak"):
+                head += f"\n\n⚠️ {t('apps_weak', lang).format(grade=meta['weak'])}"
             gr.Markdown(head, elem_id="app-head")
             fields = []
             for f in spec.inputs:

@@ -192,6 +192,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "b_restore": {"de": "Diese Version wiederherstellen", "en": "Restore this version"},
     "b_restored": {"de": "Wiederhergestellt als neue Version {version}.", "en": "Restored as new version {version}."},
     "b_exchange": {"de": "Austausch mit anderen Einrichtungen", "en": "Exchange with other facilities"},
+    "apps_weak_badge": {"de": "Qualitätsprüfung: {grade}", "en": "Quality check: {grade}"},
+    "apps_weak": {
+        "de": "Mit dem Sprachmodell dieser Box schreibt diese App noch unzuverlässig (Qualitätsprüfung: {grade})."
+              " Prüfen Sie jeden Entwurf besonders gründlich; die IT kann ein größeres Modell einspielen.",
+        "en": "With this box's language model, this app still writes unreliably (quality check: {grade})."
+              " Check every draft with particular care; IT can install a larger model.",
+    },
     "b_cases": {"de": "Testfälle", "en": "Test cases"},
     "b_cases_intro": {
         "de": "Ein Testfall hält fest, was ein guter Entwurf enthalten muss. Erst ausprobieren, dann die Eingaben"

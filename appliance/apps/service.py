@@ -115,7 +115,15 @@ class AppService:
                 "enabled": enabled.get(spec.id, True),
                 "available": self._collection_ok(spec.collection, collections),
                 "published_version": stored.published_version if stored else spec.version,
-                "latest_version": stored.latest_version if stored else spec.version}
+                "latest_version": stored.latest_version if stored else spec.version,
+                "weak": None if stored else self._weak(spec)}
+
+    def _weak(self, spec: AppSpec) -> str | None:
+        """A built-in app that the model writing it was measured to write unreliably: its grade."""
+        from appliance.apps.grades import weak_grade
+
+        loaded = self.chat.model_ids() if self.chat else []
+        return weak_grade(spec.params.model or (loaded[0] if loaded else None), spec.id)
 
     def _collections(self) -> set[str]:
         return self.handbooks.collection_names() if self.handbooks is not None else set()

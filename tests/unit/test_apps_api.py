@@ -323,3 +323,20 @@ async def test_an_author_runs_the_test_cases_of_an_unsaved_app(box) -> None:
     assert r.status_code == 404 and r.json()["error"]["param"] == "model"
     r = await otto.post("/api/apps/check", json={"app": {**app, "cases": [{"name": "xy", "inputs": {"nope": 1}}]}})
     assert r.status_code == 422 and "Testfall 1 nennt Felder" in r.text
+
+
+async def test_an_app_the_model_writes_unreliably_says_so(box, tmp_path, monkeypatch) -> None:
+    from appliance.apps import grades
+
+    measured = tmp_path / "grades.json"
+    measured.write_text(json.dumps({"fake-chat": {"elternbrief": "ungeeignet", "aushang": "geeignet"},
+                                    "other-model": {"zusammenfassen": "ungeeignet"}}))
+    monkeypatch.setattr(grades, "GRADES_FILE", measured)
+    grades._recorded.cache_clear()
+    try:
+        apps = {a["id"]: a for a in (await box["anna"].get("/api/apps")).json()["apps"]}
+        assert apps["elternbrief"]["weak"] == "ungeeignet"
+        assert apps["aushang"]["weak"] is None and apps["zusammenfassen"]["weak"] is None  # another model's
+        assert (await box["anna"].get("/api/apps/elternbrief")).json()["meta"]["weak"] == "ungeeignet"
+    finally:
+        grades._recorded.cache_clear()
