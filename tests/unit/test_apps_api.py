@@ -310,7 +310,8 @@ async def test_an_author_runs_the_test_cases_of_an_unsaved_app(box) -> None:
     assert r.status_code == 200, r.text
     report = r.json()
     [result] = report["apps"]
-    assert report["model"] == "fake-chat" and [c["case"] for c in result["cases"]] == ["Tausch im Juni", "Nur ein Datum"]
+    assert report["model"] == "fake-chat"
+    assert [c["case"] for c in result["cases"]] == ["Tausch im Juni", "Nur ein Datum"]
     first, second = (c["score"] for c in result["cases"])
     assert first["facts_found"] == ["12.06.2026", "Arzttermin"] and first["facts_missing"] == []  # the echo has them
     assert second["facts_missing"] == ["Urlaub"]  # not in the input, so not in the echo either
