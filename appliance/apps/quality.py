@@ -45,6 +45,7 @@ from typing import Any
 from appliance.apps.cases import Case
 from appliance.apps.fact_check import check, facts
 from appliance.apps.fact_items import Fact, find
+from appliance.apps.runs import chosen_sections
 from appliance.apps.sections import MISSING, Section, missing, split
 from appliance.apps.spec import AppSpec
 
@@ -248,8 +249,9 @@ def score(spec: AppSpec, case: Case, run: Mapping[str, Any]) -> CaseScore:
     output = str(run.get("output", ""))
     expect = case.expect
     found = [f for f in expect.facts if fact_found(f, output)]
-    problems = structure_problems(output, spec.sections, expect.structure)
-    checked = bool(spec.sections or expect.structure)
+    sections = chosen_sections(spec, case.inputs)  # the funding app's "Zeitplan" alone is one section
+    problems = structure_problems(output, sections, expect.structure)
+    checked = bool(sections or expect.structure)
     language_ok, languages = (language_verdict(detect_languages(output), expect.languages) if expect.languages
                               else (None, ""))
     return CaseScore(found, [f for f in expect.facts if f not in found],

@@ -201,3 +201,17 @@ def test_a_model_with_an_unsuitable_app_is_at_most_limited() -> None:
     assert (model.facts_found, model.facts_total, model.cases) == (90, 92, 10)  # pooled: recall 0.98
     assert model.grade is Grade.eingeschraenkt
     assert combine([good, good]).grade is Grade.geeignet
+
+
+def test_a_run_asked_for_one_section_is_judged_on_that_one() -> None:
+    from appliance.apps.store import load_builtins
+
+    funding = load_builtins()["foerdermittel-assistent"]
+    inputs = {**funding.examples[0].inputs, "abschnitt": "Zeitplan"}
+    case = Case(name="Nur der Zeitplan", inputs=inputs)
+    one = score(funding, case, {"output": "## Zeitplan\n| Zeitraum | Maßnahme |\n|---|---|\n| 03/2027 | Start |",
+                                "unverified": []})
+    assert one.structure_ok is True and one.structure_problems == []
+    every = score(funding, Case(name="Alles", inputs={**inputs, "abschnitt": "Alle Abschnitte"}),
+                  {"output": "## Zeitplan\n| Zeitraum | Maßnahme |", "unverified": []})
+    assert every.structure_ok is False and "Abschnitt „Antragsteller“ fehlt" in every.structure_problems
