@@ -110,6 +110,8 @@ def section(results: dict, before: dict | None) -> str:
         overall += f" (vorher/before: {_grade(before['summary'])}, {before.get('date', '?')})"
     if results.get("rerun"):
         overall += f". Neu gemessen (run again): {results['rerun']}; die übrigen Apps aus dem Lauf davor"
+    if results.get("note"):  # what a reader must know about this run, written by whoever ran it
+        overall += f"\n\n{results['note']}"
     return "\n".join([f"## {results['model']}", "",
                       f"Gemessen (measured) {results['date']} auf (on) {results['machine']};"
                       f" {results['parallel']} Fälle gleichzeitig (cases at once); load average"
