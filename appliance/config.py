@@ -102,7 +102,17 @@ class ModelSettings(Section):
         description="Chat models to load, by catalogue id (built-in or imported into models.dir); the first answers"
         " when a request names none.",
     )
-    embedding: str | None = Field("all-minilm-l6-v2", description="Embedding model id; empty disables embeddings.")
+    embedding: str | None = Field(
+        "embeddinggemma-300m", description="Embedding model id for the handbooks and /v1/embeddings; empty disables"
+        " both. Changing it re-embeds every handbook collection in the background.",
+    )
+    embedding_dimensions: int | None = Field(
+        None, ge=32, le=8192, description="Keep only the first n dimensions of each vector (Matryoshka models:"
+        " EmbeddingGemma 768, 512, 256 or 128); empty keeps the model's own. Changing it re-embeds too.",
+    )
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the embedding model runs: auto takes the GPU when there is one."
+    )
     speech: list[str] = Field(
         default_factory=lambda: ["whisper-base"],
         description="Speech models (Whisper) to load; the first transcribes when a request names none;"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -182,11 +183,22 @@ class LoadingEmbedder:
     def max_tokens(self) -> int:
         return self._models.embedder().max_tokens
 
+    @property
+    def fingerprint(self) -> str:
+        return self._models.embedder().fingerprint
+
+    @property
+    def info(self) -> dict:
+        return self._models.embedder().info
+
     def count_tokens(self, texts):
         return self._models.embedder().count_tokens(texts)
 
     def embed(self, texts):
         return self._models.embedder().embed(texts)
+
+    def embed_query(self, texts):
+        return self._models.embedder().embed_query(texts)
 
 
 def load_engines(settings: Settings) -> Engines:
@@ -194,7 +206,6 @@ def load_engines(settings: Settings) -> Engines:
 
     Fails closed: a missing or corrupt file raises ModelFileError naming the file and the fix.
     """
-    from models.embeddings import SentenceTransformerEmbedder
     from models.llama_chat import LlamaChatModel
 
     catalog = load_catalog(settings.models_dir)
@@ -220,10 +231,10 @@ def load_engines(settings: Settings) -> Engines:
         log.info("chat model %s loaded in %.1f s", model_id, time.monotonic() - started)
     if m.embedding:
         entry = catalog.get(m.embedding)
-        directory = require_model(settings.models_dir, entry)
-        engines.embedder = SentenceTransformerEmbedder(m.embedding, directory)
+        engines.embedder = load_embedder(settings, entry)
         engines.entries[m.embedding] = entry
-        log.info("embedding model %s loaded", m.embedding)
+        log.info("embedding model %s loaded (%s, %d dimensions)", m.embedding, engines.embedder.device,
+                 engines.embedder.dimensions)
     for model_id in m.speech:
         entry = catalog.get(model_id)
         engines.transcribers[model_id] = load_transcriber(settings, entry)
@@ -233,6 +244,51 @@ def load_engines(settings: Settings) -> Engines:
         engines.voices.update(load_voice(settings, entry))
         engines.entries[model_id] = entry
     return engines
+
+
+def weights_sha256(entry: CatalogEntry) -> str:
+    """The sha256 of a model's weights (model.safetensors), else one over all its files' sha256."""
+    weights = next((f for f in entry.files if f.name in ("model.safetensors", "pytorch_model.bin")), None)
+    if weights is not None:
+        return weights.sha256
+    return hashlib.sha256("".join(sorted(f.sha256 for f in entry.files)).encode()).hexdigest()
+
+
+def load_embedder(settings: Settings, entry: CatalogEntry):
+    """The embedding model of an entry, verified, with the configured dimensions and device."""
+    from models.embeddings import SentenceTransformerEmbedder
+
+    directory = require_model(settings.models_dir, entry)
+    m = settings.models
+    return SentenceTransformerEmbedder(entry.id, directory, device=m.embedding_device,
+                                       weights_sha256=weights_sha256(entry), dimensions=m.embedding_dimensions)
+
+
+LEGACY_EMBEDDER = "all-minilm-l6-v2"
+"""The one embedding model of the catalogue before collections recorded theirs (384 dimensions)."""
+
+
+def other_embedders(settings: Settings):
+    """The embedding models a handbook collection's vectors may come from besides the configured one: any
+    catalogued or imported one, loaded when a collection being re-embedded needs it for its questions."""
+    from appliance.handbooks.reembed import Embedders
+    from models.embeddings import fingerprint
+    from rag.index import Built
+
+    def load(model_id: str, dimensions: int | None):
+        entry = load_catalog(settings.models_dir).get(model_id)
+        trimmed = settings.model_copy(update={"models": settings.models.model_copy(
+            update={"embedding_dimensions": dimensions})})
+        return load_embedder(trimmed, entry)
+
+    legacy = {}
+    try:
+        entry = load_catalog().get(LEGACY_EMBEDDER)
+        legacy[384] = Built(fingerprint(entry.id, weights_sha256(entry), 384, {}),
+                            {"id": entry.id, "sha256": weights_sha256(entry), "dimensions": 384, "prompts": {}})
+    except KeyError:
+        pass
+    return Embedders(load, legacy)
 
 
 def load_voice(settings: Settings, entry: CatalogEntry) -> dict[str, Voice]:

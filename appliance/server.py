@@ -130,9 +130,10 @@ def create_app(settings: Settings, engines: Engines | None = None, *, mount_ui: 
 
 
 def offer_sample(services: Services) -> None:
-    """A new box gets the sample handbook once (handbooks.sample), so a newcomer can try the assistant."""
-    if services.handbooks is not None and services.settings.handbooks.sample:
-        services.handbooks.offer_sample(services.settings.storage.data_dir)
+    """Once the models are there: collections another embedder built are re-embedded in the background,
+    and a new box gets the sample handbook once (handbooks.sample), so a newcomer can try the assistant."""
+    if services.handbooks is not None:
+        services.handbooks.start(services.settings.storage.data_dir, services.settings.handbooks.sample)
 
 
 async def _load(services: Services) -> None:

@@ -11,7 +11,7 @@ from appliance.apps.service import AppService
 from appliance.chat.service import ChatService
 from appliance.config import Settings
 from appliance.embeddings.service import EmbeddingsService
-from appliance.engines import LoadingEmbedder, Models
+from appliance.engines import LoadingEmbedder, Models, other_embedders
 from appliance.infra.db import Database
 from appliance.people.accounts import Accounts
 from appliance.people.branding import BrandingService, BrandingStore
@@ -56,7 +56,7 @@ def build_services(settings: Settings, db: Database, models: Models, handbooks_o
     if handbooks_on:
         from appliance.handbooks.service import HandbookService  # Chroma: only when handbooks are on
 
-        handbooks = HandbookService(settings, db.engine, LoadingEmbedder(models), chat)
+        handbooks = HandbookService(settings, db.engine, LoadingEmbedder(models), chat, other_embedders(settings))
     branding = BrandingService(BrandingStore(db.engine, data_dir))
     read_aloud = ReadAloud(models, settings.speech.read_aloud)
     accounts = Accounts(db)

@@ -144,13 +144,13 @@ def search_latency(sizes: list[int], sentences: list[str], questions: list[str],
                 vectors = [_unit([rng.gauss(0, 1) for _ in range(dims)]) for _ in range(n)]
                 info = DocumentInfo(f"doc{d:05d}", "Last", f"d{d}.pdf", f"Dokument {d}", f"{d:064d}",
                                     "application/pdf", 1, 300, n, "indexing", _now())
-                index.add(info, chunks, vectors)
+                index.add(info, chunks, vectors, "bench")
             timings = []
             for k in range(queries):
                 terms = query_terms(questions[k % len(questions)])
                 vector = _unit([rng.gauss(0, 1) for _ in range(dims)])
                 start = time.perf_counter()
-                dense = index.vectors.query(vector, ["Last"], 20)
+                dense = index.vectors.query(vector, ["Last"], 20, "bench")
                 sparse = index.keyword(terms, ["Last"], 20)
                 index.chunks(list({c for c, _ in dense} | {c for c, _ in sparse}))
                 timings.append((time.perf_counter() - start) * 1000)

@@ -32,6 +32,18 @@ TIERS: tuple[Tier, ...] = ("cpu", "gpu8", "gpu16", "gpu24", "gpu48")
 class FilePart(BaseModel):
     package: str = Field(description="Requirement on the package index, e.g. 'name==1.0'.")
     member: str = Field(description="Path of the part inside the package's wheel.")
+    sha256: str | None = Field(None, description="The part's own sha256: a corrupt part is named (archives).")
+
+
+class Archive(BaseModel):
+    """A zip archive carried in parts by packages of the index: the parts, concatenated in order, are the
+    archive; the model's files are extracted from its folder and each is checked against its sha256."""
+
+    name: str
+    sha256: str
+    size: int
+    folder: str = Field("", description="The folder inside the archive that holds the model's files.")
+    parts: list[FilePart]
 
 
 class ModelFile(BaseModel):
@@ -59,6 +71,9 @@ class CatalogEntry(BaseModel):
         default_factory=list, description="Hardware tiers this chat model is recommended for (models/hardware.py)."
     )
     demo: bool = Field(False, description="A small model fit only to try the box out, not for production.")
+    terms: str = Field("", description="Licence terms IT must know before using the model (shown at fetch/import).")
+    terms_url: str = ""
+    archive: Archive | None = Field(None, description="Where the files come from when carried as an archive.")
     files: list[ModelFile]
     imported_at: datetime | None = None
 
@@ -74,9 +89,9 @@ class CatalogEntry(BaseModel):
     @property
     def packages(self) -> list[str]:
         seen: dict[str, None] = {}
-        for f in self.files:
-            for p in f.parts:
-                seen.setdefault(p.package, None)
+        parts = [p for f in self.files for p in f.parts] + (self.archive.parts if self.archive else [])
+        for p in parts:
+            seen.setdefault(p.package, None)
         return list(seen)
 
 

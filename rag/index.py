@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
-from rag.chunking import Chunk
+from rag.chunking import Chunk, vector_text
 from rag.vectors import VectorStore
 
 POSTINGS_BUDGET = 20_000
@@ -71,6 +71,26 @@ class DocumentInfo:
     chunks: int
     status: str
     created_at: datetime
+
+
+UNKNOWN = "unknown"
+"""The fingerprint of vectors whose embedder no one knows: no query vector is ever compared with them."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """An embedder as the index records it: fingerprint and what it is (id, sha256, dimensions, prompts)."""
+
+    fingerprint: str
+    info: dict
+
+
+@dataclass(frozen=True)
+class EmbedderState:
+    fingerprint: str | None  # None: a collection of a version that did not record it
+    info: dict
+    pending: str | None
+    pending_info: dict
 
 
 @dataclass(frozen=True)
@@ -142,15 +162,85 @@ class HandbookIndex:
             rows = c.execute(text("SELECT name, roles FROM hb_collections ORDER BY name")).all()
         return [(r.name, json.loads(r.roles)) for r in rows]
 
-    def ensure_collection(self, name: str, roles: list[str] | None = None) -> None:
+    def ensure_collection(self, name: str, roles: list[str] | None = None, embedder: Built | None = None) -> None:
+        """A new collection is recorded as built by ``embedder`` (it has no vectors yet to differ), as is one
+        that has no embedder recorded yet."""
         with self.engine.begin() as c:
             exists = c.execute(text("SELECT 1 FROM hb_collections WHERE name = :n"), {"n": name}).first()
             if exists is None:
-                c.execute(text("INSERT INTO hb_collections (name, roles, created_at) VALUES (:n, :r, :t)"),
-                          {"n": name, "r": json.dumps(roles or []), "t": _now()})
-            elif roles is not None:
+                c.execute(text("INSERT INTO hb_collections (name, roles, created_at, embedder, embedder_info)"
+                               " VALUES (:n, :r, :t, :e, :i)"),
+                          {"n": name, "r": json.dumps(roles or []), "t": _now(),
+                           "e": embedder.fingerprint if embedder else None,
+                           "i": json.dumps(embedder.info, ensure_ascii=False) if embedder else None})
+                return
+            if embedder is not None:  # made before the models were loaded: its first vectors name it
+                c.execute(text("UPDATE hb_collections SET embedder = :e, embedder_info = :i WHERE name = :n"
+                               " AND embedder IS NULL"),
+                          {"n": name, "e": embedder.fingerprint, "i": json.dumps(embedder.info, ensure_ascii=False)})
+            if roles is not None:
                 c.execute(text("UPDATE hb_collections SET roles = :r WHERE name = :n"),
                           {"n": name, "r": json.dumps(roles)})
+
+    # -- embedders ------------------------------------------------------------------------------
+
+    def embedders(self) -> dict[str, EmbedderState]:
+        """Per collection: the embedder whose vectors answer now and the one being built, if any."""
+        with self.engine.connect() as c:
+            rows = c.execute(text("SELECT name, embedder, embedder_info, pending, pending_info FROM hb_collections"
+                                  " ORDER BY name")).all()
+        return {r.name: EmbedderState(r.embedder, json.loads(r.embedder_info or "{}"), r.pending,
+                                      json.loads(r.pending_info or "{}")) for r in rows}
+
+    def adopt_legacy(self, known: dict[int, Built], current: Built) -> list[str]:
+        """Collections that do not record their embedder (made by earlier versions): the vectors' length
+        names it where one known embedder has that length (before, the catalogue had one: all-MiniLM-L6-v2,
+        384), and their Chroma collection is renamed to it; vectors of another length are marked unknown and
+        searched by keywords only until re-embedded; a collection without vectors takes the current
+        embedder. Returns the collections adopted."""
+        adopted = []
+        for name, state in self.embedders().items():
+            if state.fingerprint is not None:
+                continue
+            dims = self.vectors.dimensions(name)
+            built = known.get(dims) if dims else current
+            fingerprint = built.fingerprint if built else UNKNOWN
+            self.vectors.adopt(name, fingerprint)
+            with self.engine.begin() as c:
+                c.execute(text("UPDATE hb_collections SET embedder = :e, embedder_info = :i WHERE name = :n"),
+                          {"n": name, "e": fingerprint,
+                           "i": json.dumps(built.info if built else {"id": None, "dimensions": dims})})
+            adopted.append(name)
+        return adopted
+
+    def set_pending(self, name: str, embedder: Built | None) -> None:
+        with self.engine.begin() as c:
+            c.execute(text("UPDATE hb_collections SET pending = :p, pending_info = :i WHERE name = :n"),
+                      {"n": name, "p": embedder.fingerprint if embedder else None,
+                       "i": json.dumps(embedder.info, ensure_ascii=False) if embedder else None})
+
+    def embedding_rows(self, collection: str) -> list[tuple[str, str, str]]:
+        """(chunk id, document id, text to embed) of the collection's ready documents, in order."""
+        with self.engine.connect() as c:
+            rows = c.execute(text("SELECT k.id, k.document_id, k.section, k.text FROM hb_chunks k JOIN hb_documents d"
+                                  " ON d.id = k.document_id WHERE k.collection = :c AND d.status = 'ready'"
+                                  " ORDER BY k.id"), {"c": collection}).all()
+        return [(r.id, r.document_id, vector_text(r.section, r.text)) for r in rows]
+
+    def switch(self, name: str, embedder: Built) -> bool:
+        """Make the re-embedded vectors the ones that answer, if every ready chunk has one; drop the others.
+        False (nothing changed) when chunks came in meanwhile without one."""
+        rows = {cid for cid, _, _ in self.embedding_rows(name)}
+        have = self.vectors.ids(name, embedder.fingerprint)
+        if rows - have:
+            return False
+        with self.engine.begin() as c:
+            c.execute(text("UPDATE hb_collections SET embedder = :e, embedder_info = :i, pending = NULL,"
+                           " pending_info = NULL WHERE name = :n"),
+                      {"n": name, "e": embedder.fingerprint, "i": json.dumps(embedder.info, ensure_ascii=False)})
+        self.vectors.remove(name, embedder.fingerprint, sorted(have - rows))  # of documents removed meanwhile
+        self.vectors.keep_only(name, {embedder.fingerprint})
+        return True
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -171,8 +261,9 @@ class HandbookIndex:
                                  " AND status = 'ready'"), {"c": collection, "f": filename}).first()
         return _doc(row) if row else None
 
-    def add(self, info: DocumentInfo, chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        """Write a complete new version; it replaces the ready document with the same file name."""
+    def add(self, info: DocumentInfo, chunks: list[Chunk], vectors: list[list[float]], fingerprint: str) -> None:
+        """Write a complete new version; it replaces the ready document with the same file name. The vectors
+        are the embedder's with that fingerprint (the one that answers, or the one being built)."""
         ids = [f"{info.id}-{c.index:05d}" for c in chunks]
         with self.engine.begin() as c:
             base = c.execute(text("SELECT coalesce(max(fts_rowid), 0) FROM hb_chunks")).scalar()
@@ -184,7 +275,7 @@ class HandbookIndex:
                       [{"id": cid, "d": info.id, "c": info.collection, "i": ch.index, "t": ch.text, "s": ch.section,
                         "p": json.dumps(ch.pages), "pg": ch.page, "r": base + n}
                        for n, (cid, ch) in enumerate(zip(ids, chunks, strict=True), 1)])
-        self.vectors.add(info.collection, ids, vectors, info.id)
+        self.vectors.add(info.collection, fingerprint, ids, vectors, info.id)
         with self.engine.begin() as c:
             c.execute(text("INSERT INTO hb_words (rowid, text, section, title, scope, chunk_id)"
                            " VALUES (:r, :t, :s, :ti, :sc, :id)"),

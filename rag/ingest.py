@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from models.embeddings import Embedder
-from rag.chunking import Chunk, chunk_document
+from rag.chunking import Chunk, chunk_document, vector_text
 from rag.documents import ParseError
-from rag.index import DocumentInfo, HandbookIndex, _now
+from rag.index import Built, DocumentInfo, HandbookIndex, _now
 from rag.isolation import PARSER, parse_isolated
 
 Progress = Callable[[str, float], None]
 """Called with a stage ('parse', 'embed', 'index') and the share done (0..1)."""
 
-EMBED_BATCH = 32
+EMBED_BATCH = 8
+"""Chunks per embedding call: small, so a question waits for at most one such call while a long file is read
+(the model serves one call at a time)."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,7 @@ def safe_filename(name: str) -> str:
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the vector stands for: the chunk under its heading path, which says what the text is about
-    (measured on benchmarks/eval: better than the last heading alone). Not the document title: repeated
-    in every chunk it makes all vectors alike and eats the model's token window (the keyword index has it)."""
-    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+    return vector_text(chunk.section, chunk.text)
 
 
 def _noop(_: str, __: float) -> None:
@@ -81,14 +80,14 @@ class Ingestor:
         document_id = hashlib.sha256(f"{collection}\0{filename}\0{digest}".encode()).hexdigest()[:32]
         info = DocumentInfo(document_id, collection, filename, parsed.title[:255], digest, parsed.media_type,
                             len(data), parsed.page_count, len(chunks), "indexing", _now())
-        self.index.ensure_collection(collection)
+        self.index.ensure_collection(collection, embedder=Built(self.embedder.fingerprint, self.embedder.info))
         self.originals.mkdir(parents=True, exist_ok=True)
         stored = self.original_path(document_id, filename)
         tmp = stored.with_suffix(stored.suffix + ".partial")
         tmp.write_bytes(data)
         tmp.replace(stored)
         progress("index", 0.0)
-        self.index.add(info, chunks, vectors)
+        self.index.add(info, chunks, vectors, self.embedder.fingerprint)
         if previous is not None:
             self.original_path(previous.id, previous.filename).unlink(missing_ok=True)
         progress("index", 1.0)

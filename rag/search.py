@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from models.embeddings import Embedder
@@ -57,15 +58,37 @@ def query_terms(query: str) -> list[str]:
 
 
 class Retriever:
-    def __init__(self, index: HandbookIndex, embedder: Embedder) -> None:
+    def __init__(self, index: HandbookIndex, embedder: Embedder,
+                 older: Callable[[str], Embedder | None] | None = None) -> None:
+        """``older``: the embedder of another fingerprint, for collections whose vectors it built and that
+        are being re-embedded (None where it cannot be loaded: those are searched by keywords only)."""
         self.index = index
         self.embedder = embedder
+        self.older = older or (lambda _fingerprint: None)
+
+    def _embedder(self, fingerprint: str) -> Embedder | None:
+        return self.embedder if fingerprint == self.embedder.fingerprint else self.older(fingerprint)
+
+    def dense(self, query: str, collections: list[str], n: int) -> list[tuple[str, float]]:
+        """The vector matches; each collection is asked with a query vector of the model that built it."""
+        states = self.index.embedders()
+        groups: dict[str, list[str]] = {}
+        for collection in collections:
+            state = states.get(collection)
+            fingerprint = state.fingerprint if state and state.fingerprint else self.embedder.fingerprint
+            groups.setdefault(fingerprint, []).append(collection)
+        found: list[tuple[str, float]] = []
+        for fingerprint, names in groups.items():
+            embedder = self._embedder(fingerprint)
+            if embedder is not None:
+                vector = embedder.embed_query([query])[0]
+                found += self.index.vectors.query(vector, names, n, fingerprint)
+        return sorted(found, key=lambda item: item[1], reverse=True)[:n]
 
     def search(self, query: str, collections: list[str], k: int = 5) -> list[Hit]:
         query = unicodedata.normalize("NFC", query)[:MAX_QUERY_CHARS]
         pool = max(30, k * 6)
-        vector = self.embedder.embed([query])[0]
-        dense = self.index.vectors.query(vector, collections, pool)
+        dense = self.dense(query, collections, pool)
         sparse = self.index.keyword(query_terms(query), collections, pool)
         fused: dict[str, float] = {}
         for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, sparse)):

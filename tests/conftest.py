@@ -12,7 +12,15 @@ import pytest
 
 import appliance  # noqa: F401  (telemetry switches first)
 from tests.support.network import audit
-from tests.support.paths import MODELS_DIR, TEST_CHAT, TEST_EMBED, TEST_SPEECH, TEST_VOICE, require_models
+from tests.support.paths import (
+    DEFAULT_EMBED,
+    MODELS_DIR,
+    TEST_CHAT,
+    TEST_EMBED,
+    TEST_SPEECH,
+    TEST_VOICE,
+    require_models,
+)
 from tests.support.server import LiveServer
 from tests.support.settings import make_settings
 
@@ -61,6 +69,18 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
+def default_embedder():
+    """The box's default embedding model (EmbeddingGemma), loaded once: the handbook tests use it."""
+    from appliance.engines import weights_sha256
+    from models.catalog import load_catalog
+    from models.embeddings import SentenceTransformerEmbedder
+
+    require_models(DEFAULT_EMBED)
+    entry = load_catalog().get(DEFAULT_EMBED)
+    return SentenceTransformerEmbedder(DEFAULT_EMBED, MODELS_DIR / DEFAULT_EMBED, weights_sha256=weights_sha256(entry))
+
+
+@pytest.fixture(scope="session")
 def real_transcriber():
     """Whisper base through faster-whisper, loaded once (calls are thread-safe and keep no state)."""
     from models.whisper import WhisperTranscriber
@@ -80,10 +100,7 @@ def real_voice():
     return PiperVoice(TEST_VOICE, MODELS_DIR / TEST_VOICE / entry.main_file.name, entry.languages[0])
 
 
-@pytest.fixture
-def real_engines(real_embedder, real_transcriber):
-    """The small real models. The chat model is loaded per test (a fraction of a second): its
-    request queue belongs to one event loop, and each live server runs its own."""
+def _small_engines(embedder, transcriber):
     from appliance.engines import Engines
     from models.catalog import load_catalog
     from models.llama_chat import LlamaChatModel
@@ -92,12 +109,26 @@ def real_engines(real_embedder, real_transcriber):
     entry = catalog.get(TEST_CHAT)
     chat = LlamaChatModel(TEST_CHAT, MODELS_DIR / TEST_CHAT / entry.main_file.name, context_size=2048,
                           threads=2, gpu_layers=0, max_queue=8)
-    engines = Engines(chat_models={TEST_CHAT: chat}, embedder=real_embedder,
-                      transcribers={TEST_SPEECH: real_transcriber},
-                      entries={TEST_CHAT: entry, TEST_EMBED: catalog.get(TEST_EMBED),
-                               TEST_SPEECH: catalog.get(TEST_SPEECH)})
+    return Engines(chat_models={TEST_CHAT: chat}, embedder=embedder, transcribers={TEST_SPEECH: transcriber},
+                   entries={TEST_CHAT: entry, embedder.id: catalog.get(embedder.id),
+                            TEST_SPEECH: catalog.get(TEST_SPEECH)})
+
+
+@pytest.fixture
+def real_engines(real_embedder, real_transcriber):
+    """The small real models. The chat model is loaded per test (a fraction of a second): its
+    request queue belongs to one event loop, and each live server runs its own."""
+    engines = _small_engines(real_embedder, real_transcriber)
     yield engines
-    chat.close()
+    engines.chat_models[TEST_CHAT].close()
+
+
+@pytest.fixture
+def handbook_engines(default_embedder, real_transcriber):
+    """As real_engines, with the box's default embedding model: what the handbook tests search with."""
+    engines = _small_engines(default_embedder, real_transcriber)
+    yield engines
+    engines.chat_models[TEST_CHAT].close()
 
 
 # -- a live server on a free loopback port ---------------------------------------------------

@@ -103,21 +103,28 @@ def _ingest_via_service(url: str, files: list[Path], collection: str, progress: 
 
 def direct_service(s: Settings, embedder: bool = True, chat=None):
     """The handbook service on the data directory, for when no service runs. Without the embedder
-    (nothing to read or search, only to list and remove) it starts in a moment."""
+    (nothing to read or search, only to list and remove) it starts in a moment. With it, collections that
+    another embedding model built are re-embedded first, as the service would."""
+    from appliance.engines import load_embedder, other_embedders
     from appliance.handbooks.service import HandbookService
     from models.catalog import load_catalog
-    from models.embeddings import SentenceTransformerEmbedder
-    from models.store import ModelFileError, require_model
+    from models.store import ModelFileError
 
     if not embedder:
         return HandbookService(s, database().engine, None)
     if not s.models.embedding:
         fail("Es ist kein Embedding-Modell eingestellt (models.embedding).", 2)
     try:
-        directory = require_model(s.models_dir, load_catalog(s.models_dir).get(s.models.embedding))
+        model = load_embedder(s, load_catalog(s.models_dir).get(s.models.embedding))
     except ModelFileError as exc:
         fail(str(exc), 2)
-    return HandbookService(s, database().engine, SentenceTransformerEmbedder(s.models.embedding, directory), chat)
+    service = HandbookService(s, database().engine, model, chat, other_embedders(s))
+    assert service.reembedding is not None
+    if service.reembedding.start():
+        err.print(f"Die Handbücher werden mit {s.models.embedding} neu eingebettet (einmalig nach einem Wechsel des"
+                  " Suchmodells) …")
+        service.reembedding.jobs.wait_idle()
+    return service
 
 
 def cli_principal():

@@ -102,7 +102,8 @@ def fetch(
     s.models_dir.mkdir(parents=True, exist_ok=True)
     for entry in _entries(s.models_dir, ids):
         with Progress(*PROGRESS_COLUMNS, console=err, transient=True) as progress:
-            task = progress.add_task(entry.id, total=sum(f.size for f in entry.files))
+            archive = entry.archive.size if entry.archive else 0
+            task = progress.add_task(entry.id, total=sum(f.size for f in entry.files) + archive)
             try:
                 written = fetch_model(
                     s.models_dir, entry, force=force, wheels=wheels,
@@ -111,6 +112,13 @@ def fetch(
             except ModelFileError as exc:
                 fail(str(exc))
         err.print(f"{entry.id}: {'geladen und geprüft' if written else 'schon vorhanden und intakt'}")
+        _show_terms(entry)
+
+
+def _show_terms(entry: CatalogEntry) -> None:
+    """A model under terms of its own (not an open-source licence) says so where IT fetches or imports it."""
+    if entry.terms:
+        err.print(f"  Lizenz: {entry.licence} – {entry.terms} ({entry.terms_url})", highlight=False)
 
 
 @app.command("import")
@@ -144,6 +152,7 @@ def import_(
         except ModelFileError as exc:
             fail(str(exc))
         err.print(f"{model_id}: {len(names)} Datei(en) übernommen und geprüft.")
+        _show_terms(builtin.get(model_id))
         _check_after_import(builtin.get(model_id), check)
         return
     try:

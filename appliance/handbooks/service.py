@@ -14,6 +14,7 @@ import rag
 from appliance.chat.answer import Answer
 from appliance.chat.service import ChatService
 from appliance.config import Settings
+from appliance.handbooks.reembed import Embedders, Reembedding
 from appliance.infra.errors import ApiError
 from appliance.infra.jobs import Job, Jobs, QueueFull
 from appliance.people.accounts import Principal, Role
@@ -53,18 +54,32 @@ def hit_json(h: Hit) -> dict[str, Any]:
 
 
 class HandbookService:
-    def __init__(self, settings: Settings, engine, embedder: Embedder | None, chat: ChatService | None = None) -> None:
+    def __init__(self, settings: Settings, engine, embedder: Embedder | None, chat: ChatService | None = None,
+                 embedders: Embedders | None = None) -> None:
         """Without an embedder (the command line's `documents list|remove` with no service running)
-        it can list and remove documents, but not ingest or search; without ``chat`` not answer."""
+        it can list and remove documents, but not ingest or search; without ``chat`` not answer.
+        ``embedders``: the other embedding models a collection's vectors may come from (an upgrade, a
+        changed models.embedding); without it those collections are searched by keywords only until
+        re-embedded."""
         data = settings.storage.data_dir
         self.chat = chat
         self.settings = settings.handbooks
         self.index = HandbookIndex(engine, VectorStore(data / "chroma"))
         self.ingestor = Ingestor(self.index, embedder, data / "documents", self.settings.parse_timeout_s,
                                  self.settings.parse_memory_mb)
-        self.retriever = Retriever(self.index, embedder)
+        self.embedders = embedders or Embedders()
+        self.reembedding = Reembedding(self.index, embedder, self.embedders,
+                                       Jobs(engine, max_waiting=10_000)) if embedder else None
+        self.retriever = Retriever(self.index, embedder, older=self.reembedding.older if self.reembedding else None)
         self.jobs = Jobs(engine)
         self.ingestor.recover()
+
+    def start(self, data_dir: Path, sample: bool) -> None:
+        """Once the models are loaded: re-embed what another embedder built, then offer the sample."""
+        if self.reembedding is not None:
+            self.reembedding.start()
+        if sample:
+            self.offer_sample(data_dir)
 
     # -- access ---------------------------------------------------------------------------------
 
@@ -288,3 +303,5 @@ class HandbookService:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        if self.reembedding is not None:
+            self.reembedding.close()

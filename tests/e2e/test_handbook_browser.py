@@ -69,14 +69,14 @@ class CitingModel(hb.PromptSpy):
 
 
 @pytest.fixture
-def site(tmp_path: Path, real_engines, monkeypatch):
+def site(tmp_path: Path, handbook_engines, monkeypatch):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
-    model = CitingModel(real_engines.chat_models[TEST_CHAT])
+    model = CitingModel(handbook_engines.chat_models[TEST_CHAT])
     monkeypatch.setattr(model.model, "stream", model.stream)
-    app = create_app(make_settings(tmp_path / "data"), engines=real_engines)
+    app = create_app(make_settings(tmp_path / "data"), engines=handbook_engines)
     app.state.services.accounts.add("leitung", "facility_admin", "geheim123")
     app.state.services.accounts.add("pflege", "staff", "geheim123")
     files = tmp_path / "upload"

@@ -11,26 +11,26 @@ from appliance.server import create_app
 from models.chat import Message
 from rag.answer import NOTHING_FOUND, SYSTEM_PROMPT
 from tests.support import handbooks as hb
-from tests.support.paths import TEST_CHAT
+from tests.support.paths import DEFAULT_EMBED, TEST_CHAT
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.models
 
 
 @pytest.fixture
-def spy(real_engines, monkeypatch) -> hb.PromptSpy:
+def spy(handbook_engines, monkeypatch) -> hb.PromptSpy:
     """The messages every request gives the real chat model."""
-    model = real_engines.chat_models[TEST_CHAT]
+    model = handbook_engines.chat_models[TEST_CHAT]
     spy = hb.PromptSpy(model)
     monkeypatch.setattr(model, "stream", spy.stream)
     return spy
 
 
 @pytest.fixture
-async def box(tmp_path, real_engines):
+async def box(tmp_path, handbook_engines):
     settings = make_settings(tmp_path / "data")
     settings.handbooks.max_upload_mb = 2
-    app = create_app(settings, engines=real_engines, mount_ui=False)
+    app = create_app(settings, engines=handbook_engines, mount_ui=False)
     accounts = app.state.services.accounts
     accounts.add("leitung", "facility_admin", "geheim123")
     accounts.add("pflege", "staff", "geheim123")
@@ -50,7 +50,7 @@ async def upload(client: httpx.AsyncClient, name: str, data: bytes, collection: 
     assert r.status_code == 202, r.text
     job_id = r.json()["job"]["id"]
     assert r.headers["location"] == f"/api/jobs/{job_id}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a guard against a hang, not a speed limit
     while time.monotonic() < deadline:
         job = (await client.get(f"/api/jobs/{job_id}")).json()["job"]
         if job["status"] in ("done", "failed"):
@@ -213,12 +213,12 @@ async def test_collections_are_readable_per_role(box) -> None:
     assert r.status_code == 422
 
 
-def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) -> None:
+def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, handbook_engines) -> None:
     from appliance.handbooks.service import HandbookService
     from appliance.infra.db import Database
 
     settings = make_settings(tmp_path / "data")
-    app = create_app(settings, engines=real_engines, mount_ui=False)
+    app = create_app(settings, engines=handbook_engines, mount_ui=False)
     service = app.state.services.handbooks
     index = service.index
     original_add = index.vectors.add
@@ -234,7 +234,8 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
     assert index.documents("Hygieneplan") == []  # never visible to search
     assert index.vectors.count() > 0  # but the half is on disk
     service.close()
-    restarted = HandbookService(settings, Database(settings.database_url).engine, real_engines.embedder)  # recover()
+    restarted = HandbookService(settings, Database(settings.database_url).engine,
+                                handbook_engines.embedder)  # recovers
     assert restarted.index.vectors.count() == 0
     assert not list((settings.storage.data_dir / "documents").iterdir())  # nor its original
     result = restarted.ingestor.ingest("Hygieneplan", "Hygieneplan.pdf", hb.make_pdf())
@@ -242,11 +243,11 @@ def test_an_interrupted_ingestion_leaves_nothing_behind(tmp_path, real_engines) 
     restarted.close()
 
 
-def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> None:
+def test_a_new_box_offers_the_sample_handbook_once(tmp_path, handbook_engines) -> None:
     from appliance.people.accounts import Principal, Role
 
     settings = make_settings(tmp_path / "data", sample=True)
-    app = create_app(settings, engines=real_engines, mount_ui=False)
+    app = create_app(settings, engines=handbook_engines, mount_ui=False)
     service = app.state.services.handbooks
     service.jobs.wait_idle()
     docs = service.index.documents("Pflegehandbuch")
@@ -255,16 +256,64 @@ def test_a_new_box_offers_the_sample_handbook_once(tmp_path, real_engines) -> No
     assert service.search(staff, "Pflegehandbuch", "Sturz Notruf", 3)[0].section.endswith("3 Sturz")
     service.ingestor.delete(docs[0].id)  # the facility removes it ...
     service.close()
-    again = create_app(settings, engines=real_engines, mount_ui=False).state.services.handbooks
+    again = create_app(settings, engines=handbook_engines, mount_ui=False).state.services.handbooks
     again.jobs.wait_idle()
     assert again.index.documents("Pflegehandbuch") == []  # ... and it does not come back
     again.close()
 
 
-def test_the_same_content_under_another_name_is_not_added_twice(tmp_path, real_engines) -> None:
-    app = create_app(make_settings(tmp_path / "data"), engines=real_engines, mount_ui=False)
+def test_the_same_content_under_another_name_is_not_added_twice(tmp_path, handbook_engines) -> None:
+    app = create_app(make_settings(tmp_path / "data"), engines=handbook_engines, mount_ui=False)
     ingestor = app.state.services.handbooks.ingestor
     first = ingestor.ingest("Hygieneplan", "hygiene.md", hb.make_markdown())
     second = ingestor.ingest("Hygieneplan", "hygiene-kopie.md", hb.make_markdown())
     assert second.status == "unchanged" and second.document.id == first.document.id
     app.state.services.handbooks.close()
+
+
+FALL_QUESTIONS = [  # in staff's own words: no heading word, and "Bewohnerin" points the keywords elsewhere
+    "Eine Bewohnerin liegt hingefallen im Bad, was tun?",
+    "Bir sakin banyoda yere düştü, ne yapmalıyım?",  # Turkish
+]
+
+
+def test_a_minilm_collection_of_an_earlier_version_is_reembedded_with_the_default(
+        tmp_path, real_embedder, default_embedder) -> None:
+    """The upgrade of an old box: its collection was built with all-MiniLM-L6-v2 by a version that did not
+    record the embedder. At the first start with EmbeddingGemma the collection is named after MiniLM,
+    re-embedded in the background and switched; no MiniLM vector remains, and questions in other words
+    and other languages find the passage."""
+    from sqlalchemy import text
+
+    from appliance.engines import other_embedders
+    from appliance.handbooks.service import SAMPLE, HandbookService
+    from appliance.infra.db import Database
+    from rag.vectors import chroma_name
+
+    old_settings = make_settings(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    db = Database(old_settings.database_url)
+    db.migrate()
+    old = HandbookService(old_settings, db.engine, real_embedder)
+    doc = old.ingestor.ingest("Pflege", SAMPLE.name, SAMPLE.read_bytes()).document
+    space = old.index.vectors._col("Pflege", real_embedder.fingerprint)
+    space.modify(name=chroma_name("Pflege"), metadata={"handbook_collection": "Pflege"})  # as it was named
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE hb_collections SET embedder = NULL, embedder_info = NULL"))
+    old.close()
+
+    settings = make_settings(tmp_path / "data", embedding=DEFAULT_EMBED)
+    new = HandbookService(settings, db.engine, default_embedder, None, other_embedders(settings))
+    [job] = new.reembedding.start()
+    new.reembedding.jobs.wait_idle()
+    assert job.status == "done", job.error
+    state = new.index.embedders()["Pflege"]
+    assert state.pending is None and state.info["id"] == DEFAULT_EMBED and state.info["dimensions"] == 768
+    assert state.info["prompts"]["query"].startswith("task: search result")
+    assert {c.metadata.get("embedder"): c.count() for c in new.index.vectors._spaces("Pflege")} == {
+        default_embedder.fingerprint: doc.chunks}
+    rows = new.index.chunks([cid for cid, _, _ in new.index.embedding_rows("Pflege")])
+    for question in FALL_QUESTIONS:  # the vectors' side of the search: MiniLM ranked these elsewhere
+        best, _similarity = new.retriever.dense(question, ["Pflege"], 3)[0]
+        assert "Sturz" in rows[best].section, (question, rows[best].section)
+    new.close()

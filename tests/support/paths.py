@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = Path(os.environ.get("APPLIANCE_TEST_MODELS_DIR", ROOT / "var" / "models"))
 TEST_CHAT = "smollm2-135m-instruct-q4_1"
-TEST_EMBED = "all-minilm-l6-v2"
+TEST_EMBED = "all-minilm-l6-v2"  # fast: for tests of the machinery
+DEFAULT_EMBED = "embeddinggemma-300m"  # the box's default: handbook tests that are about retrieval
 TEST_SPEECH = "whisper-base"
 TEST_VOICE = "piper-en-us-joe-medium"  # not a default: `make setup` fetches it for the tests
 

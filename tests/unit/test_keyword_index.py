@@ -18,7 +18,7 @@ def _add(index: HandbookIndex, doc: str, collection: str, texts: list[str]) -> N
     chunks = [Chunk(i, t, "Kapitel", [i + 1]) for i, t in enumerate(texts)]
     info = DocumentInfo(doc, collection, f"{doc}.md", doc.title(), doc.ljust(64, "0"), "text/markdown", 1,
                         len(texts), len(texts), "indexing", _now())
-    index.add(info, chunks, [[1.0, 0.0, 0.0]] * len(chunks))
+    index.add(info, chunks, [[1.0, 0.0, 0.0]] * len(chunks), "test")
 
 
 @pytest.fixture
