@@ -113,6 +113,10 @@ class ModelSettings(Section):
     embedding_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the embedding model runs: auto takes the GPU when there is one."
     )
+    extra_embeddings: list[str] = Field(
+        default_factory=list, description="Further embedding models for /v1/embeddings only, picked by id (e.g."
+        " all-minilm-l6-v2 for an application whose vectors were made with it); the handbooks use models.embedding.",
+    )
     speech: list[str] = Field(
         default_factory=lambda: ["whisper-base"],
         description="Speech models (Whisper) to load; the first transcribes when a request names none;"
@@ -252,11 +256,11 @@ def _check_model_ids(models: ModelSettings, models_dir: Path) -> None:
         catalog = load_catalog(models_dir)
     except CatalogError as exc:
         raise KeyValueError(("models", "dir"), str(models_dir), str(exc)) from None
-    wanted = {"chat": models.chat, "speech": models.speech, "embedding": [models.embedding] if models.embedding else [],
-              "voice": models.voices}
+    wanted = [("chat", "chat", models.chat), ("speech", "speech", models.speech),
+              ("embedding", "embedding", [models.embedding] if models.embedding else []),
+              ("embedding", "extra_embeddings", models.extra_embeddings), ("voice", "voices", models.voices)]
     voice_languages: dict[str, str] = {}
-    for kind, ids in wanted.items():
-        key = "voices" if kind == "voice" else kind
+    for kind, key, ids in wanted:
         value = getattr(models, key)
         for model_id in ids:
             try:

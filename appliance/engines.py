@@ -34,6 +34,8 @@ class UnknownModel(LookupError):
 class Engines:
     chat_models: dict[str, ChatModel] = field(default_factory=dict)
     embedder: Embedder | None = None
+    extra_embedders: dict[str, Embedder] = field(default_factory=dict)
+    """Further embedding models for the embeddings API only (models.extra_embeddings)."""
     transcribers: dict[str, Transcriber] = field(default_factory=dict)
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
     voices: dict[str, Voice] = field(default_factory=dict)
@@ -52,10 +54,13 @@ class Engines:
             raise UnknownModel(model_id, "chat", list(self.chat_models)) from None
 
     def embeddings(self, model_id: str | None) -> Embedder:
-        if self.embedder is None or (model_id and model_id != self.embedder.id):
-            known = [self.embedder.id] if self.embedder else []
-            raise UnknownModel(model_id or "", "embedding", known)
-        return self.embedder
+        """The named embedding model; none means models.embedding (the handbooks' one)."""
+        if self.embedder is not None and (not model_id or model_id == self.embedder.id):
+            return self.embedder
+        if model_id and model_id in self.extra_embedders:
+            return self.extra_embedders[model_id]
+        known = ([self.embedder.id] if self.embedder else []) + list(self.extra_embedders)
+        raise UnknownModel(model_id or "", "embedding", known)
 
     def transcriber(self, model_id: str | None) -> Transcriber:
         """The named speech model; none or OpenAI's ``whisper-1`` means the first one configured."""
@@ -74,6 +79,7 @@ class Engines:
             transcriber.close()
         self.transcribers.clear()
         self.embedder = None
+        self.extra_embedders.clear()
         self.voices.clear()
 
 
@@ -235,6 +241,11 @@ def load_engines(settings: Settings) -> Engines:
         engines.entries[m.embedding] = entry
         log.info("embedding model %s loaded (%s, %d dimensions)", m.embedding, engines.embedder.device,
                  engines.embedder.dimensions)
+    for model_id in m.extra_embeddings:
+        if model_id != m.embedding:
+            entry = catalog.get(model_id)
+            engines.extra_embedders[model_id] = load_embedder(settings, entry, dimensions=None)
+            engines.entries[model_id] = entry
     for model_id in m.speech:
         entry = catalog.get(model_id)
         engines.transcribers[model_id] = load_transcriber(settings, entry)
@@ -254,14 +265,19 @@ def weights_sha256(entry: CatalogEntry) -> str:
     return hashlib.sha256("".join(sorted(f.sha256 for f in entry.files)).encode()).hexdigest()
 
 
-def load_embedder(settings: Settings, entry: CatalogEntry):
-    """The embedding model of an entry, verified, with the configured dimensions and device."""
+_CONFIGURED = object()
+
+
+def load_embedder(settings: Settings, entry: CatalogEntry, dimensions=_CONFIGURED):
+    """The embedding model of an entry, verified, on the configured device; with models.embedding_dimensions
+    unless ``dimensions`` is given (None: the model's own)."""
     from models.embeddings import SentenceTransformerEmbedder
 
     directory = require_model(settings.models_dir, entry)
     m = settings.models
+    size = m.embedding_dimensions if dimensions is _CONFIGURED else dimensions
     return SentenceTransformerEmbedder(entry.id, directory, device=m.embedding_device,
-                                       weights_sha256=weights_sha256(entry), dimensions=m.embedding_dimensions)
+                                       weights_sha256=weights_sha256(entry), dimensions=size)
 
 
 LEGACY_EMBEDDER = "all-minilm-l6-v2"
@@ -276,10 +292,7 @@ def other_embedders(settings: Settings):
     from rag.index import Built
 
     def load(model_id: str, dimensions: int | None):
-        entry = load_catalog(settings.models_dir).get(model_id)
-        trimmed = settings.model_copy(update={"models": settings.models.model_copy(
-            update={"embedding_dimensions": dimensions})})
-        return load_embedder(trimmed, entry)
+        return load_embedder(settings, load_catalog(settings.models_dir).get(model_id), dimensions=dimensions)
 
     legacy = {}
     try:

@@ -28,8 +28,26 @@ WEIGHTS = [round(0.1 * i, 1) for i in range(11)]
 POOL = 30
 
 
+CACHE = ROOT / "benchmarks" / ".cache"
+
+
 def rankings(embedding: str, eval_path: Path) -> dict:
-    """Per question: dense and keyword rankings (chunk id, raw score) and every chunk's pages."""
+    """Per question: dense and keyword rankings (chunk id, raw score) and every chunk's pages; kept in
+    benchmarks/.cache for the eval set's exact text (embedding a document takes minutes on a CPU)."""
+    import hashlib
+
+    code = b"".join(p.read_bytes() for p in sorted((ROOT / "rag").glob("*.py")))  # chunking, keywords, search
+    key = hashlib.sha256(eval_path.read_bytes() + embedding.encode() + code).hexdigest()[:12]
+    cached = CACHE / f"rankings-{embedding}-{eval_path.stem}-{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    data = _rankings(embedding, eval_path)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(data))
+    return data
+
+
+def _rankings(embedding: str, eval_path: Path) -> dict:
     from appliance.engines import load_embedder
     from appliance.handbooks.service import HandbookService
     from appliance.infra.db import Database

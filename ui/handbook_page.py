@@ -45,6 +45,7 @@ def render(session: UISession, handbooks: HandbookService | None, page: gr.Block
         collection = gr.Dropdown(choices=[], label=t("collection", "de"), scale=3, allow_custom_value=True,
                                  elem_id="hb-collection")
         refresh = gr.Button(t("refresh", "de"), scale=1)
+    search_note = gr.Markdown(elem_id="hb-search-note")
     question = gr.Textbox(label=t("hb_question", "de"), placeholder=t("hb_question_placeholder", "de"),
                           lines=1, elem_id="hb-question")
     ask_button = gr.Button(t("hb_ask", "de"), variant="primary", elem_id="hb-ask")
@@ -74,6 +75,18 @@ def render(session: UISession, handbooks: HandbookService | None, page: gr.Block
         rows = [[d["title"], d["filename"], d["pages"], d["chunks"], d["id"]] for d in docs]
         return rows, gr.update(choices=[(f"{d['title']} ({d['filename']})", d["id"]) for d in docs], value=None)
 
+    def search_state(name: str | None, request: gr.Request) -> str:
+        """One line while the collection is re-embedded for a new embedding model (else nothing)."""
+        principal, lang = session.who(request)
+        if not handbooks or not principal or not name:
+            return ""
+        entry = next((c for c in handbooks.collections(principal) if c["name"] == name), None)
+        change = entry and entry["reembedding"]
+        if not change:
+            return ""
+        key = "hb_reembedding" if entry["embedder"] else "hb_reembedding_keywords"
+        return t(key, lang).format(name=name, percent=int(change["progress"] * 100))
+
     def on_load(request: gr.Request):
         principal, lang = session.who(request)
         options = names(request)
@@ -89,12 +102,15 @@ def render(session: UISession, handbooks: HandbookService | None, page: gr.Block
             rows,
             choice,
             gr.update(value=t("hb_remove", lang)),
+            search_state(chosen, request),
         )
 
     page.load(on_load, None, [collection, refresh, question, ask_button, manage, upload, documents,
-                              remove_choice, remove])
+                              remove_choice, remove, search_note])
     refresh.click(table, collection, [documents, remove_choice])
     collection.change(table, collection, [documents, remove_choice])
+    refresh.click(search_state, collection, search_note)
+    collection.change(search_state, collection, search_note)
 
     async def ask(name: str | None, text: str, request: gr.Request) -> AsyncIterator[tuple[str, str]]:
         principal, lang = session.who(request)

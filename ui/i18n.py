@@ -85,6 +85,18 @@ TEXTS: dict[str, dict[str, str]] = {
                                 "en": "e.g. What do I do if norovirus is suspected?"},
     "hb_ask": {"de": "Fragen", "en": "Ask"},
     "hb_manage": {"de": "Handbücher verwalten", "en": "Manage handbooks"},
+    "hb_reembedding": {
+        "de": "🔄 Die Suche in „{name}“ wird auf ein neues Suchmodell umgestellt ({percent} %). Bis dahin sucht"
+              " die Assistenz wie bisher.",
+        "en": "🔄 Search in “{name}” is moving to a new search model ({percent} %). Until then the assistant"
+              " searches as before.",
+    },
+    "hb_reembedding_keywords": {
+        "de": "🔄 Die Suche in „{name}“ wird auf ein neues Suchmodell umgestellt ({percent} %). Bis dahin findet"
+              " die Assistenz nur Stellen mit denselben Wörtern wie in Ihrer Frage.",
+        "en": "🔄 Search in “{name}” is moving to a new search model ({percent} %). Until then the assistant"
+              " finds only passages with the same words as your question.",
+    },
     "hb_upload": {"de": "Handbuch hochladen (PDF, DOCX, MD, HTML, TXT, EPUB)",
                   "en": "Upload a handbook (PDF, DOCX, MD, HTML, TXT, EPUB)"},
     "hb_remove_choice": {"de": "Dokument zum Entfernen", "en": "Document to remove"},

@@ -41,24 +41,27 @@ def _answer(r) -> Any:
     return r.json() if r.content else None
 
 
-def _listed_via_service(url: str, collection: str | None) -> dict[str, list[dict]]:
+Listed = tuple[dict[str, list[dict]], list[dict]]
+"""Documents per collection, and the collections as GET /api/collections gives them (embedder, re-embedding)."""
+
+
+def _listed_via_service(url: str, collection: str | None) -> Listed:
     with service_client(url, "appliance documents list") as client:
-        if collection:
-            names = [collection]
-        else:
-            names = [c["name"] for c in _answer(client.get("/api/collections"))["collections"]]
-        return {name: _answer(client.get(_path(name)))["documents"] for name in names}
+        collections = _answer(client.get("/api/collections"))["collections"]
+        names = [collection] if collection else [c["name"] for c in collections]
+        return {name: _answer(client.get(_path(name)))["documents"] for name in names}, collections
 
 
-def _listed_directly(collection: str | None) -> dict[str, list[dict]]:
+def _listed_directly(collection: str | None) -> Listed:
     from appliance.infra.errors import ApiError
     from appliance.people.accounts import Principal, Role
 
     service = direct_service(settings(), embedder=False)
     who = Principal(0, CLI_ACCOUNT, Role.it_admin)
     try:
-        names = [collection] if collection else [c["name"] for c in service.collections(who)]
-        return {name: service.documents(who, name) for name in names}
+        collections = service.collections(who)
+        names = [collection] if collection else [c["name"] for c in collections]
+        return {name: service.documents(who, name) for name in names}, collections
     except ApiError as exc:
         fail(escape(exc.de))
     finally:
@@ -72,7 +75,7 @@ def list_documents(
 ) -> None:
     """Die aufgenommenen Handbücher: Sammlung, Titel, Datei, Seiten, Abschnitte und die ID zum Entfernen."""
     url = service_url(settings())
-    listed = _listed_via_service(url, collection) if url else _listed_directly(collection)
+    listed, collections = _listed_via_service(url, collection) if url else _listed_directly(collection)
     documents = [{**d, "collection": name} for name, docs in listed.items() for d in docs]
     if as_json:
         typer.echo(json.dumps(documents, ensure_ascii=False, indent=2))
@@ -93,6 +96,12 @@ def list_documents(
     empty = [name for name, docs in listed.items() if not docs]
     if empty:
         err.print(f"Ohne Dokumente: {escape(', '.join(empty))}", highlight=False)
+    for c in collections:
+        change = c.get("reembedding")
+        if c["name"] in listed and change:
+            err.print(f"{escape(c['name'])}: Neuaufbau der Suche mit {escape(str(change['embedder']))}"
+                      f" {int(change['progress'] * 100)} % ({'läuft' if change['status'] == 'running' else 'wartet'});"
+                      f" bis dahin sucht {escape(str(c['embedder'] or 'nur die Stichwortsuche'))}", highlight=False)
 
 
 @app.command("remove")

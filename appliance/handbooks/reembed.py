@@ -148,20 +148,23 @@ class Reembedding:
         return len(rows)
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per collection: its embedder's id, and while it is re-embedded the share done and the new one's id."""
-        out = {}
-        for name, state in self.index.embedders().items():
-            entry: dict[str, Any] = {"embedder": state.info.get("id"), "reembedding": None}
-            if state.pending is not None:
-                job = self.running.get(name)
-                entry["reembedding"] = {"embedder": state.pending_info.get("id"),
-                                        "progress": job.progress if job else 0.0,
-                                        "status": job.status if job else "waiting",
-                                        "job": job.id if job else None}
-            out[name] = entry
-        return out
+        return collection_status(self.index, self.running)
 
     def close(self) -> None:
         """Stop after the batch being embedded; what is done stays and the rest follows at the next start."""
         self._stop.set()
         self.jobs.shutdown()
+
+
+def collection_status(index: HandbookIndex, running: dict[str, Job] | None = None) -> dict[str, dict[str, Any]]:
+    """Per collection: the id of the embedder its vectors come from (None: unknown, earlier version) and,
+    while it is re-embedded, the new one's id with the share done (0 while its job waits or no service runs)."""
+    out = {}
+    for name, state in index.embedders().items():
+        entry: dict[str, Any] = {"embedder": state.info.get("id"), "reembedding": None}
+        if state.pending is not None:
+            job = (running or {}).get(name)
+            entry["reembedding"] = {"embedder": state.pending_info.get("id"), "progress": job.progress if job else 0.0,
+                                    "status": job.status if job else "waiting", "job": job.id if job else None}
+        out[name] = entry
+    return out

@@ -14,7 +14,7 @@ import rag
 from appliance.chat.answer import Answer
 from appliance.chat.service import ChatService
 from appliance.config import Settings
-from appliance.handbooks.reembed import Embedders, Reembedding
+from appliance.handbooks.reembed import Embedders, Reembedding, collection_status
 from appliance.infra.errors import ApiError
 from appliance.infra.jobs import Job, Jobs, QueueFull
 from appliance.people.accounts import Principal, Role
@@ -111,7 +111,11 @@ class HandbookService:
     # -- collections and documents ------------------------------------------------------------
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:
-        return [{"name": name, "roles": roles, "documents": len(self.index.documents(name))}
+        """Each readable collection with its roles, documents, the embedding model its vectors come from and,
+        while it is re-embedded, the new model and the share done (``reembedding``)."""
+        status = self.reembedding.status() if self.reembedding is not None else collection_status(self.index)
+        return [{"name": name, "roles": roles, "documents": len(self.index.documents(name)),
+                 **status.get(name, {"embedder": None, "reembedding": None})}
                 for name, roles in self.index.collections() if not roles or principal.role.value in roles]
 
     @staticmethod
@@ -199,11 +203,21 @@ class HandbookService:
                            " in. Please upload again in a minute.", code="queue_full",
                            headers={"Retry-After": "60"}) from None
 
+    def _all_live_jobs(self) -> list[Job]:
+        return self.jobs.live() + (self.reembedding.jobs.live() if self.reembedding is not None else [])
+
     def job(self, principal: Principal, job_id: str) -> Job:
-        job = self.jobs.get(job_id)
+        """An upload's or a re-embedding's job: to whoever started it and to the managers."""
+        job = next((j for j in self._all_live_jobs() if j.id == job_id), None) or self.jobs.get(job_id)
         if job is None or (job.owner != principal.user_id and principal.role not in MANAGERS):
             raise ApiError(404, "Diesen Auftrag gibt es nicht.", "No such job.", code="job_not_found")
         return job
+
+    def job_list(self, principal: Principal) -> list[Job]:
+        """This run's jobs the caller may see (their own; managers: all, the service's re-embeddings too),
+        newest first."""
+        jobs = [j for j in self._all_live_jobs() if j.owner == principal.user_id or principal.role in MANAGERS]
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
     def delete(self, principal: Principal, collection: str, document_id: str) -> dict[str, Any]:
         """Remove a document with every chunk, vector and its original; answers what was removed."""

@@ -25,6 +25,13 @@ INTERRUPTED = {
 }
 """The error of a job that was queued or running when the service stopped (power cut, kill, restart)."""
 
+INTERRUPTED_REEMBED = {
+    "message": "Der Neuaufbau der Suche wurde unterbrochen (Neustart des Dienstes); er wird beim Start fortgesetzt.",
+    "message_en": "Re-embedding was interrupted (the service restarted); it resumes at the start.",
+    "code": "interrupted", "status": 503,
+}
+"""The same for a re-embedding job, which the service starts again by itself (appliance/handbooks/reembed.py)."""
+
 WRITTEN = ("status", "stage")
 """Changes of these are written at once (with the rest of the job); progress alone is not."""
 
@@ -98,8 +105,11 @@ class Jobs:
         assert self._engine is not None
         with self._engine.begin() as c:
             cut = c.execute(text("UPDATE jobs SET status = 'failed', error = :e, updated_at = :now"
-                                 " WHERE status IN ('queued', 'running')"),
-                            {"e": _json(INTERRUPTED), "now": _utcnow()}).rowcount
+                                 " WHERE status IN ('queued', 'running') AND kind = 'reembed'"),
+                            {"e": _json(INTERRUPTED_REEMBED), "now": _utcnow()}).rowcount
+            cut += c.execute(text("UPDATE jobs SET status = 'failed', error = :e, updated_at = :now"
+                                  " WHERE status IN ('queued', 'running')"),
+                             {"e": _json(INTERRUPTED), "now": _utcnow()}).rowcount
         if cut:
             log.warning("%d Auftrag/Aufträge durch einen Neustart unterbrochen, als fehlgeschlagen markiert", cut)
 
@@ -173,6 +183,11 @@ class Jobs:
 
         self._pool.submit(run)
         return job
+
+    def live(self) -> list[Job]:
+        """This process's jobs as they are now (the finished ones it keeps included), oldest first."""
+        with self._lock:
+            return list(self._jobs.values())
 
     def get(self, job_id: str) -> Job | None:
         """A job of this process as it is now, else one stored earlier (finished, or cut off by a restart)."""

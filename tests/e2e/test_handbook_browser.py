@@ -201,3 +201,21 @@ def test_staff_can_ask_but_not_manage(site) -> None:
     time.sleep(1)
     assert not page.locator("#hb-manage").is_visible()
     context.close()
+
+
+def test_staff_see_when_a_collection_moves_to_a_new_search_model(site) -> None:
+    """A collection being re-embedded (here: marked so, with no job yet) says so on the page, in German."""
+    from rag.index import Built
+
+    server, browser, _, _ = site
+    handbooks = server.app.state.services.handbooks
+    index = handbooks.index
+    index.ensure_collection("Pflegehandbuch", embedder=handbooks.reembedding.current())
+    index.set_pending("Pflegehandbuch", Built("0123456789abcdef", {"id": "neues-modell"}))
+    context, page = sign_in(browser, server, "pflege", [])
+    page.wait_for_function("() => (document.querySelector('#hb-search-note')?.innerText || '').includes('0 %')",
+                           timeout=30_000)
+    note = page.locator("#hb-search-note").inner_text()
+    assert "„Pflegehandbuch“ wird auf ein neues Suchmodell umgestellt (0 %)" in note
+    assert "wie bisher" in note
+    context.close()

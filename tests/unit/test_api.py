@@ -69,6 +69,28 @@ async def test_models_list(api: httpx.AsyncClient) -> None:
         ("fake-chat", "chat"), ("fake-embedding", "embedding"), ("fake-speech", "speech")]
 
 
+async def test_a_caller_picks_the_embedder_by_id(settings, fake_engines) -> None:
+    """models.extra_embeddings: further embedding models for the API (e.g. the one an application's own
+    vectors were made with before the upgrade); no model named: the handbooks' one."""
+    from models.embeddings import FakeEmbedder
+
+    fake_engines.extra_embedders["all-minilm-l6-v2"] = FakeEmbedder("all-minilm-l6-v2", dimensions=16)
+    app = create_app(settings, engines=fake_engines, mount_ui=False)
+    app.state.services.accounts.add("anna", "staff", "geheim123")
+    key, _ = app.state.services.accounts.create_key("anna")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://box",
+                                 headers={"Authorization": f"Bearer {key}"}) as api:
+        listed = [(m["id"], m["kind"]) for m in (await api.get("/v1/models")).json()["data"]]
+        assert ("fake-embedding", "embedding") in listed and ("all-minilm-l6-v2", "embedding") in listed
+        picked = (await api.post("/v1/embeddings", json={"input": "Hallo", "model": "all-minilm-l6-v2",
+                                                         "encoding_format": "float"})).json()
+        assert picked["model"] == "all-minilm-l6-v2" and len(picked["data"][0]["embedding"]) == 16
+        default = (await api.post("/v1/embeddings", json={"input": "Hallo", "encoding_format": "float"})).json()
+        assert default["model"] == "fake-embedding" and len(default["data"][0]["embedding"]) == 64
+        r = await api.post("/v1/embeddings", json={"input": "Hallo", "model": "text-embedding-3-small"})
+        assert r.status_code == 404 and "all-minilm-l6-v2" in r.json()["error"]["message"]
+
+
 async def test_chat_completion(api: httpx.AsyncClient) -> None:
     r = await api.post("/v1/chat/completions", json=chat_body())
     assert r.status_code == 200

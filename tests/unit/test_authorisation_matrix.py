@@ -79,6 +79,7 @@ DECISIONS: dict[tuple[str, str], Decision] = {
     ("PUT", "/api/collections/{collection}"): Decision(MANAGERS, lambda ctx: {"json": {"roles": []}}),
     ("GET", "/api/collections/{collection}/documents"): Decision(SIGNED_IN),
     ("POST", "/api/collections/{collection}/documents"): Decision(MANAGERS, lambda ctx: {"files": {"file": FILE}}),
+    ("GET", "/api/jobs"): Decision(SIGNED_IN),  # each their own jobs; managers all
     ("GET", "/api/jobs/{job_id}"): Decision(MANAGERS, denied=404),  # and whoever uploaded it
     ("GET", "/api/collections/{collection}/documents/{document_id}/file"): Decision(SIGNED_IN),
     ("DELETE", "/api/collections/{collection}/documents/{document_id}"): Decision(MANAGERS),

@@ -37,6 +37,8 @@ def test_toml_file_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("APPLIANCE__MODELS__THREADS", "-1", "models.threads"),
         ("APPLIANCE__MODELS__VOICES", '["thorsten"]', "models.voices"),
         ("APPLIANCE__MODELS__VOICES", '["whisper-base"]', "models.voices"),
+        ("APPLIANCE__MODELS__EXTRA_EMBEDDINGS", '["whisper-base"]', "models.extra_embeddings"),
+        ("APPLIANCE__MODELS__EMBEDDING_DIMENSIONS", "8", "models.embedding_dimensions"),
         ("APPLIANCE__UI__LANGUAGE", "fr", "ui.language"),
     ],
 )

@@ -34,8 +34,12 @@ def test_a_job_cut_off_by_a_restart_reads_failed_and_a_finished_one_stays(db: Da
 
     cut = jobs.submit("ingest", 7, work, lambda exc: {})
     waiting = jobs.submit("ingest", 8, lambda job: {}, lambda exc: {})
+    reembed = jobs.submit("reembed", 0, lambda job: {}, lambda exc: {})
     assert running.wait(30)
     restarted = Jobs(db.engine)  # what a new process finds: the old one never wrote an end
+    resumed = restarted.get(reembed.id)  # the service starts a re-embedding again by itself: no upload to repeat
+    assert resumed.status == "failed" and "fortgesetzt" in resumed.error["message"]
+    assert "hochladen" not in resumed.error["message"]
     for job_id in (cut.id, waiting.id):
         job = restarted.get(job_id)
         assert job is not None and job.status == "failed" and job.error["code"] == "interrupted"

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from appliance.handbooks.reembed import Embedders
 from appliance.handbooks.service import HandbookService
 from appliance.infra.db import Database
+from appliance.people.accounts import Principal, Role
 from models.embeddings import FakeEmbedder
 from rag.index import UNKNOWN, Built
 from rag.ingest import EMBED_BATCH
@@ -20,6 +21,8 @@ from rag.vectors import chroma_name
 from tests.support.settings import make_settings
 
 COLLECTION = "Hygieneplan"
+LEITUNG = Principal(1, "leitung", Role.facility_admin)
+PFLEGE = Principal(2, "pflege", Role.staff)
 SECTIONS = 20  # more than two embedding batches
 HANDBOOK = "\n\n".join(f"# Abschnitt {n}\n\nRegel {n}: Händedesinfektion vor Kontakt Nummer {n}."
                        for n in range(SECTIONS)).encode()
@@ -83,7 +86,12 @@ def test_the_old_vectors_answer_until_the_new_ones_are_complete(tmp_path: Path) 
     assert new.waiting.wait(60)  # half-way: the first batch has its new vectors, the rest not yet
     state = after.index.embedders()[COLLECTION]
     assert (state.fingerprint, state.pending) == (old.fingerprint, new.fingerprint)
-    assert after.reembedding.status()[COLLECTION]["reembedding"]["embedder"] == "new-model"
+    [listed] = after.collections(LEITUNG)
+    assert listed["embedder"] == "old-model" and listed["reembedding"]["embedder"] == "new-model"
+    assert listed["reembedding"]["job"] == job.id and listed["reembedding"]["status"] == "running"
+    assert [j.id for j in after.job_list(LEITUNG)] == [job.id]  # GET /api/jobs: managers see the service's jobs
+    assert after.job(LEITUNG, job.id) is job  # live, with its progress
+    assert after.job_list(PFLEGE) == []  # staff see their own uploads only
     hits = after.retriever.search("Händedesinfektion Regel 7", [COLLECTION], k=3)
     assert hits and hits[0].similarity > 0  # a vector match, from the old model's vectors
     assert (old.queries, new.queries) == (1, 0)  # asked with the model that built them
@@ -95,6 +103,8 @@ def test_the_old_vectors_answer_until_the_new_ones_are_complete(tmp_path: Path) 
     assert (state.fingerprint, state.pending, state.info["id"]) == (new.fingerprint, None, "new-model")
     assert spaces(after) == {new.fingerprint: doc.chunks}  # the old vectors are gone, nothing mixed
     assert new.passages == doc.chunks
+    assert after.collections(LEITUNG)[0] | {"documents": 0} == {
+        "name": COLLECTION, "roles": [], "documents": 0, "embedder": "new-model", "reembedding": None}
     after.retriever.search("Händedesinfektion", [COLLECTION], k=3)
     assert (old.queries, new.queries) == (1, 1)
     after.close()

@@ -69,6 +69,11 @@ async def upload(collection: str, handbooks: HandbooksDep, who: PrincipalDep,
     return JSONResponse({"job": job.public()}, status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
 
+@router.get("/jobs")
+def job_list(handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"jobs": [job.public() for job in handbooks.job_list(who)]}
+
+
 @router.get("/jobs/{job_id}")
 def job_status(job_id: str, handbooks: HandbooksDep, who: PrincipalDep) -> dict[str, Any]:
     return {"job": handbooks.job(who, job_id).public()}

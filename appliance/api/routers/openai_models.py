@@ -16,5 +16,6 @@ async def list_models(models: ModelsDep, _: PrincipalDep) -> ModelList:
     cards = [ModelCard(id=mid, created=STARTED, kind="chat") for mid in engines.chat_models]
     if engines.embedder is not None:
         cards.append(ModelCard(id=engines.embedder.id, created=STARTED, kind="embedding"))
+    cards += [ModelCard(id=mid, created=STARTED, kind="embedding") for mid in engines.extra_embedders]
     cards += [ModelCard(id=mid, created=STARTED, kind="speech") for mid in engines.transcribers]
     return ModelList(data=cards)
