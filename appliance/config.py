@@ -176,11 +176,17 @@ class ModelSettings(Section):
 class HandbookSettings(Section):
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest handbook file in MB (larger: 413).")
     top_k: int = Field(5, ge=1, le=20, description="Passages given to the chat model for an answer.")
-    min_similarity: float = Field(
-        0.45, ge=0.0, le=1.0, description="Vector similarity that makes a passage relevant on its own."
+    dense_weight: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of the vector ranking in a search (the keyword ranking has the"
+        " rest); empty: the value measured for the embedding model (models/catalog.toml, retrieval).",
     )
-    min_keyword: float = Field(
-        9.0, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own."
+    min_similarity: float | None = Field(
+        None, ge=0.0, le=1.0, description="Vector similarity that makes a passage relevant on its own; empty: the"
+        " embedding model's measured value.",
+    )
+    min_keyword: float | None = Field(
+        None, ge=0.0, description="Keyword (BM25) score that makes a passage relevant on its own; empty: the"
+        " embedding model's measured value.",
     )
     sample: bool = Field(True, description="Offer the sample handbook in a new data directory.")
     parse_timeout_s: int = Field(

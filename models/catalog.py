@@ -54,6 +54,15 @@ class ModelFile(BaseModel):
     url: str | None = Field(None, description="Where IT downloads the file on a networked PC (source import).")
 
 
+class Retrieval(BaseModel):
+    """An embedding model's measured handbook search settings (benchmarks/handbook_tuning.py, tuning set)."""
+
+    dense_weight: float = Field(ge=0.0, le=1.0)
+    min_similarity: float = Field(ge=0.0, le=1.0)
+    min_keyword: float | None = Field(None, ge=0.0, description="None: a keyword score alone never makes a"
+                                      " question covered (its scale differs from handbook to handbook).")
+
+
 class CatalogEntry(BaseModel):
     id: str
     kind: ModelKind
@@ -74,6 +83,8 @@ class CatalogEntry(BaseModel):
     terms: str = Field("", description="Licence terms IT must know before using the model (shown at fetch/import).")
     terms_url: str = ""
     archive: Archive | None = Field(None, description="Where the files come from when carried as an archive.")
+    retrieval: Retrieval | None = Field(None, description="Embedding models: the handbook search settings measured"
+                                        " for them (fusion weight, thresholds for declining).")
     files: list[ModelFile]
     imported_at: datetime | None = None
 

@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from models.embeddings import Embedder
 from rag.index import HandbookIndex
 
-# share of the dense list in the fused score (the keyword list has the rest): the small English
-# embedding model reads German questions poorly, the keyword ranking alone is the better one
-DENSE_WEIGHT = 0.4
 MAX_QUERY_CHARS = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
 # German question words, auxiliaries and fillers say nothing about the topic
@@ -22,6 +19,24 @@ _STOP = {
     "wird", "werden", "muss", "soll", "kann", "darf", "zu", "im", "in", "an", "am", "the", "what", "how", "do",
     "does", "is", "are", "of", "to", "a", "for", "on", "verdacht", "über",
 }
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the two rankings are weighed, and when a question counts as not covered, for one embedding model:
+    measured by benchmarks/handbook_tuning.py on the tuning handbook only, kept per model in the catalogue.
+
+    ``dense_weight``: share of the vector ranking in the fused score (the keyword ranking has the rest);
+    ``min_similarity``, ``min_keyword``: a passage with a cosine similarity or a BM25 score this high makes
+    the question covered; without one the answer is declined (rag.answer.relevant)."""
+
+    dense_weight: float = 0.4
+    min_similarity: float = 0.45
+    min_keyword: float = 9.0
+
+
+DEFAULT_FUSION = Fusion()
+"""For an embedding model the catalogue has no measured values for: all-MiniLM-L6-v2's."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +74,24 @@ def query_terms(query: str) -> list[str]:
 
 class Retriever:
     def __init__(self, index: HandbookIndex, embedder: Embedder,
-                 older: Callable[[str], Embedder | None] | None = None) -> None:
+                 older: Callable[[str], Embedder | None] | None = None,
+                 fusion: Callable[[str | None], Fusion] | None = None) -> None:
         """``older``: the embedder of another fingerprint, for collections whose vectors it built and that
-        are being re-embedded (None where it cannot be loaded: those are searched by keywords only)."""
+        are being re-embedded (None where it cannot be loaded: those are searched by keywords only).
+        ``fusion``: the fusion for an embedding model's id."""
         self.index = index
         self.embedder = embedder
         self.older = older or (lambda _fingerprint: None)
+        self.fusion = fusion or (lambda _model_id: DEFAULT_FUSION)
+
+    def fusion_for(self, collections: list[str]) -> Fusion:
+        """The fusion of the model whose vectors answer: a collection still answering with an earlier
+        model's vectors keeps that model's weights and thresholds until it is re-embedded."""
+        states = self.index.embedders()
+        models = {states[c].info.get("id") for c in collections if c in states and states[c].fingerprint}
+        if len(models) == 1:
+            return self.fusion(models.pop())
+        return self.fusion(self.embedder.id)
 
     def _embedder(self, fingerprint: str) -> Embedder | None:
         return self.embedder if fingerprint == self.embedder.fingerprint else self.older(fingerprint)
@@ -85,13 +112,14 @@ class Retriever:
                 found += self.index.vectors.query(vector, names, n, fingerprint)
         return sorted(found, key=lambda item: item[1], reverse=True)[:n]
 
-    def search(self, query: str, collections: list[str], k: int = 5) -> list[Hit]:
+    def search(self, query: str, collections: list[str], k: int = 5, fusion: Fusion | None = None) -> list[Hit]:
         query = unicodedata.normalize("NFC", query)[:MAX_QUERY_CHARS]
+        fusion = fusion or self.fusion_for(collections)
         pool = max(30, k * 6)
         dense = self.dense(query, collections, pool)
         sparse = self.index.keyword(query_terms(query), collections, pool)
         fused: dict[str, float] = {}
-        for weight, ranking in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, sparse)):
+        for weight, ranking in ((fusion.dense_weight, dense), (1.0 - fusion.dense_weight, sparse)):
             for chunk_id, score in _normalised(ranking).items():
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * score
         similarity = dict(dense)

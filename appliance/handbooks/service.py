@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +20,7 @@ from appliance.handbooks.reembed import Embedders, Reembedding, collection_statu
 from appliance.infra.errors import ApiError
 from appliance.infra.jobs import Job, Jobs, QueueFull
 from appliance.people.accounts import Principal, Role
+from models.catalog import CatalogError, load_catalog
 from models.chat import Message, SamplingParams
 from models.embeddings import Embedder
 from rag.answer import NOTHING_FOUND, build_messages, citations, passages, relevant
@@ -25,8 +28,10 @@ from rag.documents import ParseError
 from rag.index import DocumentInfo, HandbookIndex
 from rag.ingest import Ingestor, safe_filename
 from rag.parsers import media_type_for
-from rag.search import Hit, Retriever
+from rag.search import DEFAULT_FUSION, Fusion, Hit, Retriever
 from rag.vectors import VectorStore
+
+log = logging.getLogger(__name__)
 
 MANAGERS = {Role.facility_admin, Role.it_admin}
 COLLECTION_RE = re.compile(r"^[\w][\w .-]{0,62}[\w]$|^\w$")
@@ -70,7 +75,9 @@ class HandbookService:
         self.embedders = embedders or Embedders()
         self.reembedding = Reembedding(self.index, embedder, self.embedders,
                                        Jobs(engine, max_waiting=10_000)) if embedder else None
-        self.retriever = Retriever(self.index, embedder, older=self.reembedding.older if self.reembedding else None)
+        self.models_dir = settings.models_dir
+        self.retriever = Retriever(self.index, embedder, older=self.reembedding.older if self.reembedding else None,
+                                   fusion=self.fusion)
         self.jobs = Jobs(engine)
         self.ingestor.recover()
 
@@ -78,6 +85,7 @@ class HandbookService:
         """Once the models are loaded: re-embed what another embedder built, then offer the sample."""
         if self.reembedding is not None:
             self.reembedding.start()
+            self._say_overrides()
         if sample:
             self.offer_sample(data_dir)
 
@@ -253,9 +261,40 @@ class HandbookService:
         collection = self.require_read(principal, collection)
         return self.retriever.search(self._question(query, "query"), [collection], k)
 
+    def _say_overrides(self) -> None:
+        """Search settings set in the config replace the ones measured for the model: say so once, since a
+        config copied from an earlier example (min_similarity = 0.45, min_keyword = 9.0) carries MiniLM's."""
+        model_id = self.reembedding.embedder.id if self.reembedding else None
+        own = self.fusion(model_id)
+        for key in ("dense_weight", "min_similarity", "min_keyword"):
+            value = getattr(self.settings, key)
+            if value is not None:
+                log.warning("handbooks.%s = %s ersetzt den für %s gemessenen Wert; ohne den Eintrag gilt der gemessene"
+                            " (docs/benchmarks-handbooks.md)", key, value, model_id)
+        log.info("Handbuchsuche mit %s: Vektoranteil %.2f, Mindestähnlichkeit %.2f, Stichwortschwelle %s", model_id,
+                 own.dense_weight, own.min_similarity, own.min_keyword)
+
+    def fusion(self, model_id: str | None) -> Fusion:
+        """The search settings for an embedding model: measured per model (the catalogue's retrieval), each
+        replaced by handbooks.dense_weight, min_similarity or min_keyword where IT set one."""
+        measured = DEFAULT_FUSION
+        try:
+            found = load_catalog(self.models_dir).get(model_id).retrieval if model_id else None
+        except (KeyError, CatalogError):
+            found = None
+        if found is not None:
+            keyword = math.inf if found.min_keyword is None else found.min_keyword
+            measured = Fusion(found.dense_weight, found.min_similarity, keyword)
+        s = self.settings
+        return Fusion(measured.dense_weight if s.dense_weight is None else s.dense_weight,
+                      measured.min_similarity if s.min_similarity is None else s.min_similarity,
+                      measured.min_keyword if s.min_keyword is None else s.min_keyword)
+
     def _passages(self, principal: Principal, collection: str, question: str) -> list[Hit]:
-        hits = self.retriever.search(question, [self.require_read(principal, collection)], self.settings.top_k)
-        return relevant(hits, self.settings.min_similarity, self.settings.min_keyword)
+        names = [self.require_read(principal, collection)]
+        fusion = self.retriever.fusion_for(names)
+        hits = self.retriever.search(question, names, self.settings.top_k, fusion)
+        return relevant(hits, fusion.min_similarity, fusion.min_keyword)
 
     async def answer(self, principal: Principal, collection: str, question: str) -> Answer:
         """The answer to a question from a collection's handbooks: its text as the model writes it,

@@ -231,3 +231,35 @@ def test_changing_back_before_the_reembedding_finished_drops_the_half(tmp_path: 
     assert (state.fingerprint, state.pending) == (old.fingerprint, None)
     assert spaces(back) == {old.fingerprint: doc.chunks}
     back.close()
+
+
+def test_each_embedder_searches_with_its_own_measured_settings(tmp_path: Path) -> None:
+    """The fusion weight and the thresholds for declining come from the catalogue per embedding model; a
+    collection still answering with the old model's vectors keeps the old model's until it is switched;
+    IT may set any of them in handbooks.*."""
+    import math
+
+    from rag.search import DEFAULT_FUSION, Fusion
+
+    svc = service(tmp_path, Counting("embeddinggemma-300m", 32))
+    assert svc.fusion("embeddinggemma-300m") == Fusion(0.9, 0.40, math.inf)  # similarity alone declines
+    assert svc.fusion("all-minilm-l6-v2") == Fusion(0.4, 0.45, 9.0)
+    assert svc.fusion("a-local-model") == svc.fusion(None) == DEFAULT_FUSION
+    svc.settings.min_keyword = 12.0
+    assert svc.fusion("embeddinggemma-300m") == Fusion(0.9, 0.40, 12.0)
+    svc.close()
+
+    old = Counting("all-minilm-l6-v2", 64)
+    before = service(tmp_path / "b", old)
+    before.ingestor.ingest(COLLECTION, "hygiene.md", HANDBOOK)
+    before.close()
+    gate = threading.Event()
+    new = Counting("embeddinggemma-300m", 32, gate=gate)
+    after = service(tmp_path / "b", new, others={"all-minilm-l6-v2": old})
+    after.reembedding.start()
+    assert new.waiting.wait(60)
+    assert after.retriever.fusion_for([COLLECTION]) == Fusion(0.4, 0.45, 9.0)  # the old vectors' own
+    gate.set()
+    after.reembedding.jobs.wait_idle()
+    assert after.retriever.fusion_for([COLLECTION]) == Fusion(0.9, 0.40, math.inf)
+    after.close()
