@@ -67,6 +67,14 @@ def service(tmp_path: Path, embedder, others: dict | None = None, legacy: dict |
                            Embedders(lambda model_id, _dims: known.get(model_id), legacy))
 
 
+def built_with(tmp_path: Path, embedder, name: str = "hygiene.md", data: bytes = HANDBOOK):
+    """A data directory whose collection the given embedder built (the box before the change)."""
+    before = service(tmp_path, embedder)
+    doc = before.ingestor.ingest(COLLECTION, name, data).document
+    before.close()
+    return doc
+
+
 def spaces(svc: HandbookService) -> dict[str, int]:
     """Chroma collections of the handbook collection: embedder fingerprint -> vectors."""
     return {c.metadata.get("embedder"): c.count() for c in svc.index.vectors._spaces(COLLECTION)}
@@ -74,14 +82,12 @@ def spaces(svc: HandbookService) -> dict[str, int]:
 
 def test_the_old_vectors_answer_until_the_new_ones_are_complete(tmp_path: Path) -> None:
     old = Counting("old-model", 64)
-    before = service(tmp_path, old)
-    doc = before.ingestor.ingest(COLLECTION, "hygiene.md", HANDBOOK).document
-    before.close()
-    assert spaces(before) == {old.fingerprint: doc.chunks}
+    doc = built_with(tmp_path, old)
 
     gate = threading.Event()
     new = Counting("new-model", 32, gate=gate)
     after = service(tmp_path, new, others={"old-model": old})
+    assert spaces(after) == {old.fingerprint: doc.chunks}
     [job] = after.reembedding.start()
     assert new.waiting.wait(60)  # half-way: the first batch has its new vectors, the rest not yet
     state = after.index.embedders()[COLLECTION]
@@ -112,9 +118,7 @@ def test_the_old_vectors_answer_until_the_new_ones_are_complete(tmp_path: Path) 
 
 def test_a_reembedding_cut_off_half_way_resumes_where_it_stopped(tmp_path: Path) -> None:
     old = Counting("old-model", 64)
-    before = service(tmp_path, old)
-    doc = before.ingestor.ingest(COLLECTION, "hygiene.md", HANDBOOK).document
-    before.close()
+    doc = built_with(tmp_path, old)
     assert doc.chunks > 2 * EMBED_BATCH
 
     crashing = Counting("new-model", 32, fail_at=2)
@@ -216,9 +220,7 @@ def test_vectors_of_an_unknown_model_are_never_compared_and_keywords_answer(tmp_
 
 def test_changing_back_before_the_reembedding_finished_drops_the_half(tmp_path: Path) -> None:
     old = Counting("old-model", 64)
-    before = service(tmp_path, old)
-    doc = before.ingestor.ingest(COLLECTION, "hygiene.md", HANDBOOK).document
-    before.close()
+    doc = built_with(tmp_path, old)
     crashing = Counting("new-model", 32, fail_at=2)
     half = service(tmp_path, crashing, others={"old-model": old})
     half.reembedding.start()
